@@ -1,0 +1,6 @@
+// One line per subcommand. Keep imports lazy.
+import type { Command } from '../main.ts';
+
+export function registerBuiltins(register: (name: string, load: () => Promise<Command>) => void): void {
+  void register;
+}
