@@ -3,4 +3,5 @@ import type { Command } from '../main.ts';
 
 export function registerBuiltins(register: (name: string, load: () => Promise<Command>) => void): void {
   void register;
+  register('eval', async () => (await import('./eval-results.ts')).command);
 }
