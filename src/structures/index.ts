@@ -1,0 +1,3 @@
+export * from './batch.ts';
+export * from './boxes.ts';
+export * from './instances.ts';
