@@ -3,7 +3,7 @@
 # Every phase prints how long it took.
 
 SHELL := /bin/bash
-APT_PACKAGES := libtorch-dev g++ make python3
+APT_PACKAGES := libtorch-dev libopenblas0-pthread g++ make python3
 NODE ?= node
 STAMPS := .make-stamps
 ADDON := native/build/Release/detkd_native.node
