@@ -3,5 +3,6 @@ import type { Command } from '../main.ts';
 
 export function registerBuiltins(register: (name: string, load: () => Promise<Command>) => void): void {
   void register;
+  register('data', async () => (await import('./data.ts')).command);
   register('eval', async () => (await import('./eval-results.ts')).command);
 }

@@ -61,7 +61,7 @@ export const PRESETS: Record<SynthPreset['name'], SynthPreset> = {
     train: 2000,
     val: 500,
     bands: [
-      { count: [1, 3], area: [96 * 96, 150 * 150] },
+      { count: [2, 3], area: [96 * 96, 150 * 150] },
       { count: [2, 6], area: [32 * 32, 96 * 96] },
       { count: [2, 6], area: [MIN_SIDE * MIN_SIDE, 32 * 32] },
     ],
