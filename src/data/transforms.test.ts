@@ -113,7 +113,7 @@ test('boxes stay aligned with pixels through resize, flip and pad; round trip to
   assert.ok(Math.abs(y1 - 10) < 1e-4 && Math.abs(y2 - 25) < 1e-4);
   assertRedAt(s3);
   const back = boxesToOriginal(s3.boxes, s3.meta).get(0);
-  box.forEach((v, i) => assert.ok(Math.abs(back[i]! - v) < 1e-4));
+  for (const [i, v] of box.entries()) assert.ok(Math.abs(back[i]! - v) < 1e-4);
 });
 
 test('photometric factors: brightness multiplies, contrast and saturation blend to grey', () => {
