@@ -245,6 +245,9 @@ function matchAll(
   const npig = new Int32Array(K * A); // non-ignored gt per [K, A]
   const nonEmpty = new Uint8Array(K); // a category with any gt or dt (pycocotools' E non-empty)
   let ious = new Float64Array(1024);
+  const dMax = new Float64Array(MAX_DET); // a detection's best IoU over the group's gt
+  const cand = new Int32Array(MAX_DET); // detections with best IoU >= .5
+  const candOut = new Uint8Array(MAX_DET); // ... and whether their w*h is outside the area range
   let cap = 16;
   let col = new Int32Array(cap); // sorted position -> gt column of the IoU matrix
   let sIgn = new Uint8Array(cap);
@@ -281,6 +284,7 @@ function matchAll(
           const dw = dBox[q + 2]!;
           const dh = dBox[q + 3]!;
           const da = dw * dh;
+          let best = 0;
           for (let g = 0; g < G; g++) {
             const p = (g0 + g) * 4;
             const gx = gBox[p]!;
@@ -297,9 +301,11 @@ function matchAll(
               }
             }
             ious[d * G + g] = v;
+            if (v > best) best = v;
           }
+          dMax[d] = best;
         }
-      }
+      } else dMax.fill(0, 0, D);
       for (let a = 0; a < A; a++) {
         const lo = AREA_RANGES[a]![0];
         const hi = AREA_RANGES[a]![1];
@@ -322,33 +328,47 @@ function matchAll(
         }
         npig[k * A + a]! += nNon;
         if (D === 0) continue;
+        // Detections whose best IoU is below .5 stay unmatched at every threshold (most false
+        // positives): ignored everywhere when their w*h is out of range, else plain FPs.
+        let nCand = 0;
+        for (let d = 0; d < D; d++) {
+          const da = dt.area[d0 + d]!;
+          const out = da < lo || da > hi;
+          if (dMax[d]! >= IOU_THRESHOLDS[0]!) {
+            cand[nCand] = d;
+            candOut[nCand++] = out ? 1 : 0;
+          } else if (out) ig[(d0 + d) * A + a] = ALL_T;
+        }
+        if (nCand === 0) continue;
         for (let t = 0; t < T; t++) {
           const thr = IOU_THRESHOLDS[t]!; // min(t, 1 - 1e-10) = t
           const bit = 1 << t;
           taken.fill(0, 0, G);
-          for (let d = 0; d < D; d++) {
-            let best = thr;
-            let m = -1;
-            const row = d * G;
-            for (let s = 0; s < G; s++) {
-              if (taken[s] && !sCrowd[s]) continue; // a non-crowd gt is taken once
-              if (m > -1 && sIgn[m] === 0 && sIgn[s] === 1) break; // have a real match: skip ignored gt
-              const v = ious[row + col[s]!]!;
-              if (v < best) continue;
-              best = v; // >=: an IoU tie goes to the later gt
-              m = s;
-            }
+          for (let c = 0; c < nCand; c++) {
+            const d = cand[c]!;
             const p = (d0 + d) * A + a;
-            const areaOut = dt.area[d0 + d]! < lo || dt.area[d0 + d]! > hi;
+            let m = -1;
+            if (dMax[d]! >= thr) {
+              let best = thr;
+              const row = d * G;
+              for (let s = 0; s < G; s++) {
+                if (taken[s] && !sCrowd[s]) continue; // a non-crowd gt is taken once
+                if (m > -1 && sIgn[m] === 0 && sIgn[s] === 1) break; // have a real match: skip ignored gt
+                const v = ious[row + col[s]!]!;
+                if (v < best) continue;
+                best = v; // >=: an IoU tie goes to the later gt
+                m = s;
+              }
+            }
             if (m === -1) {
-              if (areaOut) ig[p]! |= bit;
+              if (candOut[c]) ig[p]! |= bit;
               continue;
             }
             taken[m] = 1;
             if (sIgn[m]) ig[p]! |= bit;
             else if (sIdZero[m]) {
               // dtMatches holds the gt id, 0 reads as "unmatched": a false positive unless out of range.
-              if (areaOut) ig[p]! |= bit;
+              if (candOut[c]) ig[p]! |= bit;
             } else tp[p]! |= bit;
           }
         }
@@ -364,17 +384,19 @@ export function evaluateIndexed(gt: CocoGtIndex, det: DetectionArrays): CocoEval
   const K = gt.categoryIds.length;
   const dt = groupDetections(gt, det);
   const { tp, ig, npig, nonEmpty } = matchAll(gt, dt);
+  const score = dt.score;
+  const byScore = (a: number, b: number): number => score[b]! - score[a]! || a - b;
 
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
   const recall = new Float64Array(T * K * A * M).fill(-1);
   const numDet = new Int32Array(K);
   let order = new Int32Array(0);
-  let seqTp = new Uint16Array(0);
-  let seqIg = new Uint16Array(0);
-  let rc = new Float64Array(0);
-  let pr = new Float64Array(0);
-  const score = dt.score;
-  const byScore = (a: number, b: number): number => score[b]! - score[a]! || a - b;
+  let sTp = new Uint16Array(0);
+  let sIg = new Uint16Array(0);
+  let sRank = new Uint8Array(0);
+  let prTp = new Float64Array(0);
+  const ntp = new Int32Array(T);
+  const extra = new Int32Array(T);
 
   for (let k = 0; k < K; k++) {
     if (!nonEmpty[k]) continue; // pycocotools: E empty -> -1
@@ -383,53 +405,67 @@ export function evaluateIndexed(gt: CocoGtIndex, det: DetectionArrays): CocoEval
     numDet[k] = n;
     if (order.length < n) {
       order = new Int32Array(n);
-      seqTp = new Uint16Array(n);
-      seqIg = new Uint16Array(n);
-      rc = new Float64Array(n);
-      pr = new Float64Array(n);
+      sTp = new Uint16Array(n * A);
+      sIg = new Uint16Array(n * A);
+      sRank = new Uint8Array(n);
     }
     // Images are concatenated in ascending id, each in score order; a stable sort by score then
     // breaks ties by image id, then by file order (accumulate's argsort(-dtScores, 'mergesort')).
     const ord = order.subarray(0, n);
     for (let j = 0; j < n; j++) ord[j] = c0 + j;
     ord.sort(byScore);
+    // Gather each detection's match bits in that order, for sequential sweeps below.
+    for (let j = 0; j < n; j++) {
+      const p = ord[j]!;
+      sRank[j] = dt.rank[p]!;
+      for (let a = 0; a < A; a++) {
+        sTp[j * A + a] = tp[p * A + a]!;
+        sIg[j * A + a] = ig[p * A + a]!;
+      }
+    }
     for (let a = 0; a < A; a++) {
       const np = npig[k * A + a]!;
       if (np === 0) continue; // no non-ignored gt -> -1
+      if (prTp.length < T * np) prTp = new Float64Array(T * np * 2);
       for (let m = 0; m < M; m++) {
         const maxDet = MAX_DETS[m]!;
-        let L = 0;
+        // One sweep for all thresholds. Precision only needs computing at true positives: a false
+        // positive lowers it, so after interpolation (the running max from the right) the value at
+        // any recall threshold is the max over the true positives at or after it; and the first
+        // index reaching a recall > 0 is always a true positive. Ignored detections only repeat
+        // the previous tp/fp counts, so they are skipped.
+        ntp.fill(0);
+        extra.fill(0);
+        let base = 0; // detections not ignored at any threshold so far
         for (let j = 0; j < n; j++) {
-          const p = ord[j]!;
-          if (dt.rank[p]! >= maxDet) continue;
-          if (ig[p * A + a] === ALL_T) continue; // ignored at every threshold
-          seqTp[L] = tp[p * A + a]!;
-          seqIg[L] = ig[p * A + a]!;
-          L++;
+          if (sRank[j]! >= maxDet) continue;
+          const igv = sIg[j * A + a]!;
+          if (igv === 0) base++;
+          else if (igv === ALL_T) continue;
+          else for (let t = 0; t < T; t++) if (!(igv & (1 << t))) extra[t]!++;
+          const tpv = sTp[j * A + a]!;
+          if (tpv === 0) continue;
+          for (let t = 0; t < T; t++) {
+            if (!(tpv & (1 << t))) continue;
+            const c = ++ntp[t]!;
+            // tp / (fp + tp + eps), with fp + tp = the non-ignored count (an exact integer)
+            prTp[t * np + c - 1] = c / (base + extra[t]! + EPS);
+          }
         }
         for (let t = 0; t < T; t++) {
-          const bit = 1 << t;
-          let ntp = 0;
-          let nfp = 0;
-          let nd = 0;
-          for (let j = 0; j < L; j++) {
-            if (seqIg[j]! & bit) continue;
-            if (seqTp[j]! & bit) ntp++;
-            else nfp++;
-            rc[nd] = ntp / np;
-            pr[nd] = ntp / (nfp + ntp + EPS);
-            nd++;
+          const nTp = ntp[t]!;
+          const off = t * np;
+          recall[((t * K + k) * A + a) * M + m] = nTp / np; // rc[-1], or 0 with no detections
+          for (let j = nTp - 1; j > 0; j--) {
+            if (prTp[off + j]! > prTp[off + j - 1]!) prTp[off + j - 1] = prTp[off + j]!;
           }
-          recall[((t * K + k) * A + a) * M + m] = nd > 0 ? rc[nd - 1]! : 0;
-          // Interpolate: make precision non-increasing from the right.
-          for (let j = nd - 1; j > 0; j--) if (pr[j]! > pr[j - 1]!) pr[j - 1] = pr[j]!;
           // At each recall threshold: precision at the first index with recall >= r
           // (np.searchsorted side='left'), 0 past the largest recall reached.
           let j = 0;
           for (let r = 0; r < R; r++) {
             const rt = RECALL_THRESHOLDS[r]!;
-            while (j < nd && rc[j]! < rt) j++;
-            precision[(((t * R + r) * K + k) * A + a) * M + m] = j < nd ? pr[j]! : 0;
+            while (j < nTp && (j + 1) / np < rt) j++;
+            precision[(((t * R + r) * K + k) * A + a) * M + m] = j < nTp ? prTp[off + j]! : 0;
           }
         }
       }
