@@ -4,8 +4,12 @@
 // re-measured). When bench/coco-eval/expected.json matches the generated files, the numbers are
 // also checked against the literal Python reference's (scripts/coco-eval-reference.py).
 //
-//   node --import tsx bench/coco-eval/run.ts [--dir DIR] [--repeat N] [--regen]
+//   node --import tsx bench/coco-eval/run.ts [--dir DIR] [--repeat N] [--regen] [--reference]
+//
+// --reference also times scripts/coco-eval-reference.py (the literal pycocotools port, ~80 s here)
+// on the same files in the same run and compares the numbers.
 
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +25,7 @@ const { values } = parseArgs({
     dir: { type: 'string', default: defaultBenchDir() },
     repeat: { type: 'string', default: '3' },
     regen: { type: 'boolean', default: false },
+    reference: { type: 'boolean', default: false },
   },
 });
 const dir = values.dir;
@@ -97,5 +102,18 @@ if (last && existsSync(expectedPath)) {
     );
     if (worst > 1e-6) process.exitCode = 1;
   }
+}
+if (last && values.reference) {
+  const script = join(import.meta.dirname, '..', '..', 'scripts', 'coco-eval-reference.py');
+  const t = performance.now();
+  const py = spawnSync('python3', [script, gtPath, dtPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const s = (performance.now() - t) / 1000;
+  if (py.status !== 0) throw new Error(`reference failed: ${py.stderr}`);
+  const ref = JSON.parse(py.stdout) as { stats: number[] };
+  const worst = Math.max(...STAT_NAMES.map((n, i) => Math.abs(last!.stats[n] - ref.stats[i]!)));
+  console.log(
+    `literal Python reference, same run: ${s.toFixed(1)} s -> ${(s / (med / 1000)).toFixed(1)}x faster; ` +
+      `max |diff| on the 12 stats ${worst}`,
+  );
 }
 console.log(`AP ${last?.stats.AP} AP50 ${last?.stats.AP50} AR100 ${last?.stats.AR100}`);
