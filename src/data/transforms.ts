@@ -182,19 +182,38 @@ export function adjustColours(
 ): void {
   const d = img.data;
   const plane = img.height * img.width;
-  const clamp = (v: number): number => (v < 0 ? 0 : Math.min(v, 255));
-  if (brightness !== 1) for (let i = 0; i < d.length; i++) d[i] = clamp(d[i]! * brightness);
-  if (contrast !== 1) {
-    let sum = 0;
-    for (let i = 0; i < plane; i++) sum += 0.299 * d[i]! + 0.587 * d[plane + i]! + 0.114 * d[2 * plane + i]!;
-    const mean = sum / plane;
-    for (let i = 0; i < d.length; i++) d[i] = clamp(mean + (d[i]! - mean) * contrast);
+  // Pass 1: brightness, and the grey mean the contrast step blends towards.
+  let sum = 0;
+  for (let i = 0; i < plane; i++) {
+    let r = d[i]! * brightness;
+    let g = d[plane + i]! * brightness;
+    let b = d[2 * plane + i]! * brightness;
+    r = r > 255 ? 255 : r;
+    g = g > 255 ? 255 : g;
+    b = b > 255 ? 255 : b;
+    d[i] = r;
+    d[plane + i] = g;
+    d[2 * plane + i] = b;
+    sum += 0.299 * r + 0.587 * g + 0.114 * b;
   }
-  if (saturation !== 1) {
-    for (let i = 0; i < plane; i++) {
-      const g = 0.299 * d[i]! + 0.587 * d[plane + i]! + 0.114 * d[2 * plane + i]!;
-      for (let c = 0; c < 3; c++) d[c * plane + i] = clamp(g + (d[c * plane + i]! - g) * saturation);
-    }
+  if (contrast === 1 && saturation === 1) return;
+  // Pass 2: contrast, then saturation, per pixel (same result as two full passes).
+  const mean = sum / plane;
+  const mc = mean * (1 - contrast);
+  for (let i = 0; i < plane; i++) {
+    let r = mc + d[i]! * contrast;
+    let g = mc + d[plane + i]! * contrast;
+    let b = mc + d[2 * plane + i]! * contrast;
+    r = r < 0 ? 0 : r > 255 ? 255 : r;
+    g = g < 0 ? 0 : g > 255 ? 255 : g;
+    b = b < 0 ? 0 : b > 255 ? 255 : b;
+    const grey = (0.299 * r + 0.587 * g + 0.114 * b) * (1 - saturation);
+    r = grey + r * saturation;
+    g = grey + g * saturation;
+    b = grey + b * saturation;
+    d[i] = r < 0 ? 0 : r > 255 ? 255 : r;
+    d[plane + i] = g < 0 ? 0 : g > 255 ? 255 : g;
+    d[2 * plane + i] = b < 0 ? 0 : b > 255 ? 255 : b;
   }
 }
 

@@ -1,0 +1,11 @@
+export * from './categories.ts';
+export * from './coco.ts';
+export * from './collate.ts';
+export * from './decode.ts';
+export * from './loader.ts';
+export * from './rng.ts';
+export type { DetectionSource, SampleRecord } from './sample.ts';
+export * from './synth/classes.ts';
+export * from './synth/generate.ts';
+export * from './synth/presets.ts';
+export * from './transforms.ts';
