@@ -188,9 +188,9 @@ export function adjustColours(
     let r = d[i]! * brightness;
     let g = d[plane + i]! * brightness;
     let b = d[2 * plane + i]! * brightness;
-    r = r > 255 ? 255 : r;
-    g = g > 255 ? 255 : g;
-    b = b > 255 ? 255 : b;
+    r = Math.min(r, 255);
+    g = Math.min(g, 255);
+    b = Math.min(b, 255);
     d[i] = r;
     d[plane + i] = g;
     d[2 * plane + i] = b;
@@ -204,16 +204,16 @@ export function adjustColours(
     let r = mc + d[i]! * contrast;
     let g = mc + d[plane + i]! * contrast;
     let b = mc + d[2 * plane + i]! * contrast;
-    r = r < 0 ? 0 : r > 255 ? 255 : r;
-    g = g < 0 ? 0 : g > 255 ? 255 : g;
-    b = b < 0 ? 0 : b > 255 ? 255 : b;
+    r = r < 0 ? 0 : Math.min(r, 255);
+    g = g < 0 ? 0 : Math.min(g, 255);
+    b = b < 0 ? 0 : Math.min(b, 255);
     const grey = (0.299 * r + 0.587 * g + 0.114 * b) * (1 - saturation);
     r = grey + r * saturation;
     g = grey + g * saturation;
     b = grey + b * saturation;
-    d[i] = r < 0 ? 0 : r > 255 ? 255 : r;
-    d[plane + i] = g < 0 ? 0 : g > 255 ? 255 : g;
-    d[2 * plane + i] = b < 0 ? 0 : b > 255 ? 255 : b;
+    d[i] = r < 0 ? 0 : Math.min(r, 255);
+    d[plane + i] = g < 0 ? 0 : Math.min(g, 255);
+    d[2 * plane + i] = b < 0 ? 0 : Math.min(b, 255);
   }
 }
 
