@@ -36,7 +36,7 @@ export interface SynthOptions {
   out: string;
   preset: SynthPreset['name'] | SynthPreset;
   seed?: number;
-  /** Rendering workers; 0 renders in-process (default: min(2, cores)). */
+  /** Rendering workers; 0 renders in-process (default: min(2, cores), 0 under 200 images). */
   workers?: number;
   /** Override the preset's image counts (tests). */
   counts?: { train?: number; val?: number };
@@ -116,7 +116,6 @@ export async function generateSynth(opts: SynthOptions): Promise<SynthManifest> 
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0)
     throw new DetkdError(`synth: --seed must be a non-negative integer, got ${seed}`);
-  const nWorkers = opts.workers ?? Math.min(2, availableParallelism());
   await mkdir(join(opts.out, 'images'), { recursive: true });
   const tasks: SynthTask[] = [];
   for (const split of ['train', 'val'] as const) {
@@ -131,6 +130,8 @@ export async function generateSynth(opts: SynthOptions): Promise<SynthManifest> 
       });
     }
   }
+  // Small jobs render faster in-process than it takes to start workers under tsx.
+  const nWorkers = opts.workers ?? (tasks.length < 200 ? 0 : Math.min(2, availableParallelism()));
   const results: SynthTaskResult[] = new Array(tasks.length);
   let done = 0;
   const pool =
