@@ -20,7 +20,8 @@ options:
   -h, --help       show this help
 
 Detections of categories that are not in the ground truth are dropped; any other malformed
-detection (unknown image id, bad bbox, non-finite score) is an error.`;
+detection (unknown image id, bad bbox, non-finite score) is an error. Ground truth without an
+'area' field uses w*h for the small/medium/large ranges, and without 'iscrowd' is not a crowd.`;
 
 export interface EvalResultsOptions {
   gt: string;
