@@ -179,11 +179,10 @@ c10::IValue toIntList(Napi::Env env, const Op& op, const ArgInfo& a, Napi::Value
     Napi::Array arr = v.As<Napi::Array>();
     const uint32_t len = arr.Length();
     out.reserve(len);
+    // int[N] only means a single int broadcasts to N copies (as in PyTorch): lists of other
+    // lengths are passed on, and ATen checks them (int[N] unboxes to IntArrayRef, never to a
+    // fixed-size array, so a length mismatch cannot overrun anything).
     for (uint32_t i = 0; i < len; ++i) out.push_back(toInt(env, op, a, arr.Get(i)));
-    if (a.n > 0 && len == 1) out.assign(static_cast<size_t>(a.n), out[0]);
-    if (a.n > 0 && out.size() != static_cast<size_t>(a.n) && !(a.hasDefault && len == 0))
-      throwType(env, op.label + ": argument '" + a.name + "' expects " + std::to_string(a.n) +
-                         " integers, got " + std::to_string(len));
   } else {
     argError(env, op, a, a.n > 0 ? "an integer or an array of integers" : "an array of integers", v);
   }

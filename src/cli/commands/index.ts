@@ -4,5 +4,6 @@ import type { Command } from '../main.ts';
 export function registerBuiltins(register: (name: string, load: () => Promise<Command>) => void): void {
   void register;
   register('data', async () => (await import('./data.ts')).command);
+  register('demo', async () => (await import('./demo.ts')).command);
   register('eval', async () => (await import('./eval-results.ts')).command);
 }
