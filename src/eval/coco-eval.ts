@@ -175,7 +175,7 @@ function groupDetections(gt: CocoGtIndex, det: DetectionArrays): KeptDetections 
     const k = det.categoryIndex[j]!;
     if (k >= 0) start[k * I + det.imageIndex[j]! + 1]!++;
   }
-  for (let g = 1; g <= groups; g++) start[g]! += start[g - 1]!;
+  for (let g = 1; g <= groups; g++) start[g]! += start[g - 1];
   const order = new Int32Array(start[groups]!);
   const fill = start.slice(0, groups);
   for (let j = 0; j < n; j++) {

@@ -156,7 +156,7 @@ export function indexGroundTruth(gt: CocoGroundTruth | unknown, source = 'ground
     groupStart[key[j]! + 1]!++;
     kept++;
   }
-  for (let g = 1; g < groupStart.length; g++) groupStart[g]! += groupStart[g - 1]!;
+  for (let g = 1; g < groupStart.length; g++) groupStart[g]! += groupStart[g - 1];
 
   const box = new Float64Array(kept * 4);
   const areaOut = new Float64Array(kept);

@@ -42,9 +42,13 @@ function makeBatch(n: number, gen: Generator): { x: Tensor; y: Tensor } {
     const dy = ys.sub(cy).abs();
     const dist = dx.square().add(dy.square()).sqrt();
     const masks = [
-      dx.le(r).logicalAnd(dy.le(r)), // square
+      dx
+        .le(r)
+        .logicalAnd(dy.le(r)), // square
       dist.le(r), // disc
-      dist.le(r).logicalAnd(dist.ge(r.mul(0.55))), // ring
+      dist
+        .le(r)
+        .logicalAnd(dist.ge(r.mul(0.55))), // ring
       dx
         .le(r.mul(0.3))
         .logicalAnd(dy.le(r))

@@ -243,16 +243,15 @@ function distractor(rng: Rng, cx: number, cy: number, r: number): { shape: Shape
       const pts = [-a * t, -t, a * t, -t, a * t, t, -a * t, t];
       return { shape: { kind: 'polygon', cx, cy, angle, points: placePolygon(pts, cx, cy, angle) }, angle };
     }
-    case 2: // irregular quadrilateral
-      {
-        const pts: number[] = [];
-        for (let i = 0; i < 4; i++) {
-          const t = (i * Math.PI) / 2 + rng.uniform(-0.5, 0.5);
-          const rr = r * rng.uniform(0.6, 1.1);
-          pts.push(rr * Math.cos(t), rr * Math.sin(t));
-        }
-        return { shape: { kind: 'polygon', cx, cy, angle, points: placePolygon(pts, cx, cy, angle) }, angle };
+    case 2: { // irregular quadrilateral
+      const pts: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const t = (i * Math.PI) / 2 + rng.uniform(-0.5, 0.5);
+        const rr = r * rng.uniform(0.6, 1.1);
+        pts.push(rr * Math.cos(t), rr * Math.sin(t));
       }
+      return { shape: { kind: 'polygon', cx, cy, angle, points: placePolygon(pts, cx, cy, angle) }, angle };
+    }
     case 3: // grey disc or blob: a class shape in a non-class colour (a hard negative)
       return {
         shape: { kind: 'ellipse', cx, cy, rx: r * rng.uniform(0.8, 1.6), ry: r, angle },
