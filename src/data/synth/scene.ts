@@ -243,7 +243,8 @@ function distractor(rng: Rng, cx: number, cy: number, r: number): { shape: Shape
       const pts = [-a * t, -t, a * t, -t, a * t, t, -a * t, t];
       return { shape: { kind: 'polygon', cx, cy, angle, points: placePolygon(pts, cx, cy, angle) }, angle };
     }
-    case 2: { // irregular quadrilateral
+    case 2: {
+      // irregular quadrilateral
       const pts: number[] = [];
       for (let i = 0; i < 4; i++) {
         const t = (i * Math.PI) / 2 + rng.uniform(-0.5, 0.5);
