@@ -874,6 +874,11 @@ function flattenNested(v: NestedNumbers, shape: number[], out: number[], depth: 
   }
 }
 
+function allBooleans(v: NestedNumbers): boolean {
+  if (Array.isArray(v)) return v.length > 0 && v.every((e) => allBooleans(e));
+  return typeof v === 'boolean';
+}
+
 function fillTyped(d: DType, values: readonly number[]): ArrayBufferView {
   switch (d) {
     case 'float32':
@@ -925,7 +930,7 @@ export function tensor(
   const shape: number[] = [];
   const flat: number[] = [];
   flattenNested(data, shape, flat, 0);
-  const target = opts.dtype ?? (typeof data === 'boolean' ? 'bool' : 'float32');
+  const target = opts.dtype ?? (allBooleans(data) ? 'bool' : 'float32');
   const outShape = opts.shape ?? shape;
   if (target === 'float16' || target === 'bfloat16') {
     const t = new Tensor(native.fromBuffer(Float32Array.from(flat), dtypeCode('float32'), outShape));
