@@ -15,33 +15,31 @@ namespace detkd {
 // on thread counts and gradients differ from PyTorch in the 6th digit.
 void ensureThreads();
 
-// A JS object that owns one at::Tensor. Disposal is explicit; a GC finalizer is the backstop.
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
- public:
+// A JS object that owns one at::Tensor: a plain object with the handle wrapped in it (no JS
+// class: creating an ObjectWrap instance calls a JS constructor, about 1 us per op). Disposal is
+// explicit (`dispose(handle)`); a GC finalizer is the backstop.
+struct TensorHandle {
   static void Init(Napi::Env env, Napi::Object exports);
   static Napi::Object New(Napi::Env env, at::Tensor t);
   // Throws a JS error naming `what` if v is not a live tensor handle.
   static at::Tensor& From(Napi::Value v, const char* what);
-  static TensorHandle* Unwrap(Napi::Value v);  // nullptr if not a handle
-  explicit TensorHandle(const Napi::CallbackInfo& info);
-  void Finalize(Napi::BasicEnv env);
+  static TensorHandle* Unwrap(Napi::Value v);  // nullptr if not a tensor handle
   void release(node_api_basic_env env);
 
+  uint32_t magic = kMagic;
   at::Tensor t;
   const void* accounted = nullptr;  // storage counted against V8's external memory
-
- private:
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
+  static constexpr uint32_t kMagic = 0x74656e73;  // "tens"
 };
 
-class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
- public:
+struct GeneratorHandle {
   static void Init(Napi::Env env, Napi::Object exports);
   static Napi::Object New(Napi::Env env, at::Generator g);
   static GeneratorHandle* Unwrap(Napi::Value v);  // nullptr if not a generator handle
-  explicit GeneratorHandle(const Napi::CallbackInfo& info);
+
+  uint32_t magic = kMagic;
   at::Generator g;
+  static constexpr uint32_t kMagic = 0x67656e72;  // "genr"
 };
 
 void InitOps(Napi::Env env, Napi::Object exports);

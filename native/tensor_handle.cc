@@ -1,5 +1,6 @@
 // Tensor and generator handles, and the accounting that tells V8 how much native memory the
 // live handles hold (per storage, not per view), so that finalizers are a working backstop.
+#include <cstdlib>
 #include <unordered_map>
 
 #include "common.h"
@@ -7,10 +8,9 @@
 namespace detkd {
 
 namespace {
+// Type tags make sure an object really is one of our handles before we unwrap it.
 const napi_type_tag kTensorTag = {0x6465746b645f7465ULL, 0x6e736f72686e646cULL};
 const napi_type_tag kGeneratorTag = {0x6465746b645f6765ULL, 0x6e657261746f7221ULL};
-Napi::FunctionReference* g_tensorCtor = nullptr;
-Napi::FunctionReference* g_generatorCtor = nullptr;
 
 struct StorageCount {
   int64_t handles;
@@ -20,18 +20,87 @@ struct StorageCount {
 std::unordered_map<const void*, StorageCount> g_storages;
 int64_t g_externalBytes = 0;
 int64_t g_liveHandles = 0;
+// Adjustments are batched: V8 hears about them once they add up to 1 MiB either way, which
+// keeps a per-op V8 call off the hot path without hiding any real amount of memory.
+int64_t g_pendingAdjust = 0;
+constexpr int64_t kAdjustBatch = int64_t(1) << 20;
 
-void account(Napi::Env env, TensorHandle* h) {
+void adjust(node_api_basic_env env, int64_t delta) {
+  g_externalBytes += delta;
+  g_pendingAdjust += delta;
+  if (g_pendingAdjust >= kAdjustBatch || g_pendingAdjust <= -kAdjustBatch) {
+    int64_t out = 0;
+    napi_adjust_external_memory(env, g_pendingAdjust, &out);
+    g_pendingAdjust = 0;
+  }
+}
+
+void account(napi_env env, TensorHandle* h) {
   if (!h->t.defined() || !h->t.has_storage()) return;
   const auto& st = h->t.storage();
   const void* key = st.unsafeGetStorageImpl();
   auto& e = g_storages[key];
   if (e.handles++ == 0) {
     e.bytes = static_cast<int64_t>(st.nbytes());
-    g_externalBytes += e.bytes;
-    Napi::MemoryManagement::AdjustExternalMemory(env, e.bytes);
+    adjust(env, e.bytes);
   }
   h->accounted = key;
+}
+
+void finalizeTensor(node_api_basic_env env, void* data, void* /*hint*/) {
+  auto* h = static_cast<TensorHandle*>(data);
+  h->release(env);
+  delete h;
+}
+
+void finalizeGenerator(node_api_basic_env /*env*/, void* data, void* /*hint*/) {
+  delete static_cast<GeneratorHandle*>(data);
+}
+
+template <typename T>
+T* unwrapTagged(Napi::Value v, const napi_type_tag* tag) {
+  if (!v.IsObject()) return nullptr;
+  bool ok = false;
+  if (napi_check_object_type_tag(v.Env(), v, tag, &ok) != napi_ok || !ok) return nullptr;
+  void* p = nullptr;
+  if (napi_unwrap(v.Env(), v, &p) != napi_ok || p == nullptr) return nullptr;
+  T* h = static_cast<T*>(p);
+  return h->magic == T::kMagic ? h : nullptr;
+}
+
+Napi::Object wrapNew(Napi::Env env, void* data, node_api_basic_finalize fin, const napi_type_tag* tag) {
+  napi_value obj;
+  NAPI_THROW_IF_FAILED(env, napi_create_object(env, &obj), Napi::Object());
+  NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, obj, tag), Napi::Object());
+  NAPI_THROW_IF_FAILED(env, napi_wrap(env, obj, data, fin, nullptr, nullptr), Napi::Object());
+  return Napi::Object(env, obj);
+}
+
+DETKD_FN(Dispose) {
+  DETKD_BODY({
+    TensorHandle* h = TensorHandle::Unwrap(info[0]);
+    if (h == nullptr) throwType(info.Env(), "dispose: expected a tensor handle");
+    h->release(info.Env());
+    return info.Env().Undefined();
+  });
+}
+
+DETKD_FN(IsDisposed) {
+  DETKD_BODY({
+    TensorHandle* h = TensorHandle::Unwrap(info[0]);
+    if (h == nullptr) throwType(info.Env(), "isDisposed: expected a tensor handle");
+    return Napi::Boolean::New(info.Env(), !h->t.defined());
+  });
+}
+
+DETKD_FN(LiveHandles) {
+  DETKD_BODY({
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("handles", Napi::Number::New(info.Env(), static_cast<double>(g_liveHandles)));
+    o.Set("storages", Napi::Number::New(info.Env(), static_cast<double>(g_storages.size())));
+    o.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(g_externalBytes)));
+    return o;
+  });
 }
 }  // namespace
 
@@ -39,9 +108,7 @@ void TensorHandle::release(node_api_basic_env env) {
   if (accounted != nullptr) {
     auto it = g_storages.find(accounted);
     if (it != g_storages.end() && --it->second.handles == 0) {
-      g_externalBytes -= it->second.bytes;
-      int64_t adjusted = 0;
-      napi_adjust_external_memory(env, -it->second.bytes, &adjusted);
+      adjust(env, -it->second.bytes);
       g_storages.erase(it);
     }
     accounted = nullptr;
@@ -52,42 +119,21 @@ void TensorHandle::release(node_api_basic_env env) {
   }
 }
 
-TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
-  napi_type_tag_object(info.Env(), info.This(), &kTensorTag);
-}
-
-void TensorHandle::Finalize(Napi::BasicEnv env) { release(env); }
-
 void TensorHandle::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function f = DefineClass(env, "TensorHandle",
-                                 {InstanceMethod<&TensorHandle::Dispose>("dispose"),
-                                  InstanceAccessor<&TensorHandle::IsDisposed>("disposed")});
-  g_tensorCtor = new Napi::FunctionReference(Napi::Persistent(f));
-  exports.Set("TensorHandle", f);
-  exports.Set("liveHandles", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
-                Napi::Object o = Napi::Object::New(info.Env());
-                o.Set("handles", Napi::Number::New(info.Env(), static_cast<double>(g_liveHandles)));
-                o.Set("storages", Napi::Number::New(info.Env(), static_cast<double>(g_storages.size())));
-                o.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(g_externalBytes)));
-                return o;
-              }));
+  exports.Set("dispose", Napi::Function::New<Dispose>(env, "dispose"));
+  exports.Set("isDisposed", Napi::Function::New<IsDisposed>(env, "isDisposed"));
+  exports.Set("liveHandles", Napi::Function::New<LiveHandles>(env, "liveHandles"));
 }
 
 Napi::Object TensorHandle::New(Napi::Env env, at::Tensor t) {
-  Napi::Object obj = g_tensorCtor->New({});
-  TensorHandle* h = Napi::ObjectWrap<TensorHandle>::Unwrap(obj);
+  auto* h = new TensorHandle();
   h->t = std::move(t);
   if (h->t.defined()) ++g_liveHandles;
   account(env, h);
-  return obj;
+  return wrapNew(env, h, &finalizeTensor, &kTensorTag);
 }
 
-TensorHandle* TensorHandle::Unwrap(Napi::Value v) {
-  if (!v.IsObject()) return nullptr;
-  bool ok = false;
-  if (napi_check_object_type_tag(v.Env(), v, &kTensorTag, &ok) != napi_ok || !ok) return nullptr;
-  return Napi::ObjectWrap<TensorHandle>::Unwrap(v.As<Napi::Object>());
-}
+TensorHandle* TensorHandle::Unwrap(Napi::Value v) { return unwrapTagged<TensorHandle>(v, &kTensorTag); }
 
 at::Tensor& TensorHandle::From(Napi::Value v, const char* what) {
   TensorHandle* h = Unwrap(v);
@@ -96,38 +142,17 @@ at::Tensor& TensorHandle::From(Napi::Value v, const char* what) {
   return h->t;
 }
 
-Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
-  release(info.Env());
-  return info.Env().Undefined();
-}
-
-Napi::Value TensorHandle::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !t.defined());
-}
-
-GeneratorHandle::GeneratorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GeneratorHandle>(info) {
-  napi_type_tag_object(info.Env(), info.This(), &kGeneratorTag);
-}
-
-void GeneratorHandle::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function f = DefineClass(env, "GeneratorHandle", {});
-  g_generatorCtor = new Napi::FunctionReference(Napi::Persistent(f));
-  exports.Set("GeneratorHandle", f);
-}
+void GeneratorHandle::Init(Napi::Env /*env*/, Napi::Object /*exports*/) {}
 
 Napi::Object GeneratorHandle::New(Napi::Env env, at::Generator g) {
-  Napi::Object obj = g_generatorCtor->New({});
-  Napi::ObjectWrap<GeneratorHandle>::Unwrap(obj)->g = std::move(g);
-  return obj;
+  auto* h = new GeneratorHandle();
+  h->g = std::move(g);
+  return wrapNew(env, h, &finalizeGenerator, &kGeneratorTag);
 }
 
 GeneratorHandle* GeneratorHandle::Unwrap(Napi::Value v) {
-  if (!v.IsObject()) return nullptr;
-  bool ok = false;
-  if (napi_check_object_type_tag(v.Env(), v, &kGeneratorTag, &ok) != napi_ok || !ok) return nullptr;
-  GeneratorHandle* g = Napi::ObjectWrap<GeneratorHandle>::Unwrap(v.As<Napi::Object>());
-  if (!g->g.defined()) return nullptr;
-  return g;
+  GeneratorHandle* g = unwrapTagged<GeneratorHandle>(v, &kGeneratorTag);
+  return g != nullptr && g->g.defined() ? g : nullptr;
 }
 
 }  // namespace detkd

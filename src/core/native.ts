@@ -5,11 +5,9 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** An opaque owner of one at::Tensor (a native object). */
+/** An opaque owner of one at::Tensor (a native object; free it with native.dispose). */
 export interface TensorHandle {
   readonly __brand: 'TensorHandle';
-  dispose(): void;
-  readonly disposed: boolean;
 }
 
 /** An opaque at::Generator. */
@@ -47,6 +45,8 @@ export interface NativeBinding {
     ...args: NativeArg[]
   ): Promise<TensorHandle | TensorHandle[] | number | boolean | undefined>;
   opTable(): { name: string; ready: boolean; error?: string }[];
+  dispose(h: TensorHandle): void;
+  isDisposed(h: TensorHandle): boolean;
   fromBuffer(
     data: ArrayBufferView | ArrayBuffer,
     dtype: number,

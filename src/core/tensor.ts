@@ -197,7 +197,7 @@ export class Tensor {
     const h = this._h;
     if (h !== null) {
       this._h = null;
-      h.dispose();
+      native.dispose(h);
     }
   }
 
