@@ -3,6 +3,13 @@ import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { DetkdError } from '../core/errors.ts';
 
+// One thread budget (see src/core/native.ts): libvips would start a thread per core for every
+// image and cache decoded pixels. The loader gets its parallelism from its workers instead, so
+// each decode runs on one libvips thread, and nothing is cached (every image is read once per
+// epoch anyway). DETKD_VIPS_THREADS overrides.
+sharp.concurrency(Number(process.env.DETKD_VIPS_THREADS ?? 1));
+sharp.cache(false);
+
 /** An 8-bit RGB image, interleaved: data is [H, W, 3]. */
 export interface RgbImage {
   data: Uint8Array; // [H, W, 3]
