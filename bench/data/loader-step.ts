@@ -73,7 +73,7 @@ async function preloaded(): Promise<number> {
   const loader = new DetectionLoader(ds, { batchSize: 8, transforms, numWorkers: 0, seed: 1 });
   const it = loader.epoch(0)[Symbol.asyncIterator]();
   const host = (await it.next()).value!;
-  await it.return?.();
+  await it.return?.(undefined);
   await loader.close();
   const b = toTensorBatch(host);
   step(b.images);
