@@ -1182,6 +1182,18 @@ async function fuzzAsync(specs: OpSpec[]): Promise<void> {
 
 const specs = parseOpSpecs(ROOT);
 for (const s of specs) OP_IDS.set(s.label, s.id);
+// every exported wrapper and every op id of the addon's table is fuzzed
+const exported = [...fnByWrapper].filter(([, v]) => typeof v === 'function').map(([k]) => k);
+const wrappers = new Set(specs.map((s) => s.wrapper));
+const missing = exported.filter((w) => !wrappers.has(w));
+const table = native.opTable();
+const unlisted = table.filter((o, id) => specs.find((s) => s.id === id)?.label !== o.name);
+if (missing.length > 0 || unlisted.length > 0 || specs.length !== table.length) {
+  throw new Error(
+    `fuzz coverage: wrappers without a parsed schema [${missing.join(', ')}], op ids not matched ` +
+      `[${unlisted.map((o) => o.name).join(', ')}] (${specs.length} specs, ${table.length} ops)`,
+  );
+}
 const t0 = performance.now();
 if (GROUP < GROUPS) {
   const mine = specs.filter((_, k) => k % GROUPS === GROUP);
