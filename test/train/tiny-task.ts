@@ -101,11 +101,12 @@ export function tinyTask(o: TinyTaskOptions = {}): TinyTask {
   };
 }
 
-/** SHA-256 over every state tensor's name and bytes. */
-export function weightsHash(m: Module): string {
+/** SHA-256 over every state tensor's (or parameter's) name and bytes. */
+export function weightsHash(m: Module, o: { paramsOnly?: boolean } = {}): string {
   const h = createHash('sha256');
   tidy(() => {
-    for (const [k, t] of m.stateDict()) {
+    const entries = o.paramsOnly === true ? m.namedParameters() : [...m.stateDict()];
+    for (const [k, t] of entries) {
       h.update(k);
       const a = t.contiguous().toTypedArray();
       h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
