@@ -8,7 +8,10 @@
 #include <dlfcn.h>
 #include <torch/csrc/api/include/torch/version.h>
 
+#include <c10/util/Logging.h>
+
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 
 #include "common.h"
@@ -402,6 +405,9 @@ DETKD_FN(Version) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // libtorch 1.13 symbolises a backtrace for every error it raises (9-10 ms each); the messages
+  // we pass to JS never show it. DETKD_NATIVE_BACKTRACE=1 keeps it for debugging the addon.
+  if (std::getenv("DETKD_NATIVE_BACKTRACE") == nullptr) c10::SetStackTraceFetcher([]() { return std::string(); });
   at::init_num_threads();
   t_threadGeneration = g_threadGeneration.load();
   TensorHandle::Init(env, exports);

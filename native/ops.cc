@@ -7,7 +7,9 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/ivalue.h>
 
+#include <ATen/ATen.h>
 #include <cmath>
+#include <climits>
 #include <sstream>
 #include <vector>
 
@@ -52,7 +54,10 @@ struct RetInfo {
   enum { Tensor, TensorList, Written, Number, Bool } kind;
 };
 
+using Guard = void (*)(const std::vector<c10::IValue>& stack, const std::string& label);
+
 struct Op {
+  Guard guard = nullptr;  // extra argument checks for inputs that crash libtorch 1.13's kernels
   bool ready = false;
   std::string error;  // why the op cannot be called
   std::string label;  // aten::name.overload
@@ -95,6 +100,86 @@ bool isOptional(K k) {
     default:
       return false;
   }
+}
+
+// --- guards: inputs that pass the schema but crash libtorch 1.13's kernels -----------------
+// Found by test/fuzz (see test/fuzz/known-crashes.ts): each is refused with a JS error instead.
+
+bool isIntegralTensor(const c10::IValue& v) {
+  return v.isTensor() && c10::isIntegralType(v.toTensor().scalar_type(), /*includeBool=*/false);
+}
+
+// conv2d / conv_transpose2d: `groups` is truncated to int32 inside, so a multiple of 2^32 becomes
+// 0 and divides by zero (SIGFPE).
+void guardGroups(const std::vector<c10::IValue>& st, const std::string& label) {
+  const int64_t g = st[6].toInt();
+  TORCH_CHECK(g >= 1 && g <= INT32_MAX, label, ": groups must be in [1, 2^31 - 1], got ", g);
+}
+
+// pixel_shuffle / pixel_unshuffle: factor^2 overflows int64 for factors >= 2^32 (SIGFPE).
+void guardUpscale(const std::vector<c10::IValue>& st, const std::string& label) {
+  const int64_t r = st[1].toInt();
+  TORCH_CHECK(r >= 1 && r <= INT32_MAX, label, ": the factor must be in [1, 2^31 - 1], got ", r);
+}
+
+// Integer division with rounding modes, remainder, fmod: INT_MIN / -1 traps in the hardware
+// divide (SIGFPE). Only integer tensors pay for the check.
+void guardIntDivision(const std::vector<c10::IValue>& st, const std::string& label) {
+  if (!isIntegralTensor(st[0])) return;
+  const at::Tensor& a = st[0].toTensor();
+  bool minusOne = false;
+  if (st[1].isTensor()) {
+    const at::Tensor& b = st[1].toTensor();
+    if (!c10::isIntegralType(b.scalar_type(), false)) return;
+    if (b.numel() == 0) return;
+    at::NoGradGuard ng;
+    minusOne = b.eq(-1).any().item<bool>();
+  } else if (st[1].isInt()) {
+    minusOne = st[1].toInt() == -1;
+  }
+  if (!minusOne || a.numel() == 0) return;
+  at::NoGradGuard ng;
+  const bool hasMin = a.eq(a.min()).logical_and(a.lt(0)).any().item<bool>() &&
+                      a.min().item<int64_t>() == (a.scalar_type() == at::kLong ? INT64_MIN
+                                                  : a.scalar_type() == at::kInt ? static_cast<int64_t>(INT32_MIN)
+                                                  : a.scalar_type() == at::kShort ? static_cast<int64_t>(INT16_MIN)
+                                                                                   : static_cast<int64_t>(INT8_MIN));
+  TORCH_CHECK(!hasMin, label, ": integer overflow: the minimum of ", a.scalar_type(),
+              " divided by -1 (the hardware divide would trap)");
+}
+
+// searchsorted: libtorch 1.13 does not check `sorter` and reads out of bounds (SIGSEGV).
+void guardSorter(const std::vector<c10::IValue>& st, const std::string& label) {
+  if (!st[5].isTensor()) return;
+  const at::Tensor& sorter = st[5].toTensor();
+  const at::Tensor& seq = st[0].toTensor();
+  if (sorter.numel() == 0) return;
+  TORCH_CHECK(c10::isIntegralType(sorter.scalar_type(), false), label, ": sorter must be an integer tensor");
+  TORCH_CHECK(sorter.sizes() == seq.sizes(), label, ": sorter must have the shape of sorted_sequence");
+  at::NoGradGuard ng;
+  const int64_t n = seq.dim() == 0 ? 1 : seq.size(-1);
+  TORCH_CHECK(sorter.min().item<int64_t>() >= 0 && sorter.max().item<int64_t>() < n, label,
+              ": sorter holds indices outside [0, ", n, ")");
+}
+
+// grid_sampler: an unknown interpolation or padding mode reads uninitialised memory instead of
+// failing.
+void guardGridModes(const std::vector<c10::IValue>& st, const std::string& label) {
+  const int64_t interp = st[2].toInt();
+  const int64_t pad = st[3].toInt();
+  TORCH_CHECK(interp >= 0 && interp <= 2, label, ": interpolation_mode must be 0 (bilinear), 1 (nearest) or 2 (bicubic), got ", interp);
+  TORCH_CHECK(pad >= 0 && pad <= 2, label, ": padding_mode must be 0 (zeros), 1 (border) or 2 (reflection), got ", pad);
+}
+
+Guard guardFor(const std::string& label) {
+  if (label == "aten::grid_sampler") return &guardGridModes;
+  if (label == "aten::conv2d" || label == "aten::conv_transpose2d.input") return &guardGroups;
+  if (label == "aten::pixel_shuffle") return &guardUpscale;
+  if (label == "aten::div.Tensor_mode" || label == "aten::div.Scalar_mode" || label == "aten::remainder.Tensor" ||
+      label == "aten::remainder.Scalar" || label == "aten::fmod.Scalar")
+    return &guardIntDivision;
+  if (label == "aten::searchsorted.Tensor") return &guardSorter;
+  return nullptr;
 }
 
 void prepare(Op& op, const OpSpec& spec) {
@@ -140,6 +225,7 @@ void prepare(Op& op, const OpSpec& spec) {
   else if (rs.size() == 1 && rs[0].kind == RetInfo::Tensor) op.retKind = R::Tensor;
   else if (rs.size() == 1 && (rs[0].kind == RetInfo::Number || rs[0].kind == RetInfo::Bool)) op.retKind = R::Value;
   else op.retKind = R::Tensors;
+  op.guard = guardFor(op.label);
   op.ready = true;
 }
 
@@ -377,6 +463,7 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
     std::vector<c10::IValue> stack;
     buildStack(info, op, stack);
     ensureThreads();
+    if (op.guard != nullptr) op.guard(stack, op.label);
     op.handle->callBoxed(&stack);
     return results(info.Env(), op, stack);
   });
@@ -431,6 +518,7 @@ DETKD_FN(CallAsync) {
     if (info.Length() - 1 > op.args.size()) throwType(info.Env(), op.label + ": too many arguments");
     std::vector<c10::IValue> stack;
     buildStack(info, op, stack);
+    if (op.guard != nullptr) op.guard(stack, op.label);
     auto* w = new OpWorker(info.Env(), op, std::move(stack));
     Napi::Promise p = w->promise();
     w->Queue();

@@ -7,11 +7,13 @@ import { spawnSync } from 'node:child_process';
 import * as F from '../../src/core/functional.ts';
 import * as ops from '../../src/core/ops.generated.ts';
 import { type Tensor, tensor } from '../../src/core/tensor.ts';
-import { KNOWN_CRASHES } from './known-crashes.ts';
+import { GUARDED_CRASHES, KNOWN_CRASHES } from './known-crashes.ts';
 
 const x4 = (): Tensor => tensor(new Float32Array(32).fill(0.5), { shape: [1, 2, 4, 4] });
 
-const REPROS: Record<string, () => unknown> = {
+export const REPROS: Record<string, () => unknown> = {
+  'grid-sampler-bad-mode': () =>
+    ops.grid_sampler(x4(), tensor(new Float32Array(32), { shape: [1, 4, 4, 2] }), 7, 9, false),
   'conv-groups-int32-zero': () => F.conv2d(x4(), x4(), null, { groups: 2 ** 32 }),
   'pixel-shuffle-square-overflow': () => F.pixelShuffle(x4(), 2 ** 32),
   'int-division-min-by-minus-one': () => tensor([-(2 ** 63)], { dtype: 'int64' }).div(-1, 'trunc'),
@@ -36,8 +38,13 @@ if (id !== undefined) {
   } catch (e) {
     console.log(`threw: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
   }
-} else {
-  for (const c of KNOWN_CRASHES) {
+} else if (import.meta.filename === process.argv[1]) {
+  const all = [
+    ...KNOWN_CRASHES,
+    ...GUARDED_CRASHES,
+    { id: 'grid-sampler-bad-mode', note: 'grid_sampler with unknown modes read uninitialised memory' },
+  ];
+  for (const c of all) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, c.id], {
       encoding: 'utf8',
     });
