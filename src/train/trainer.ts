@@ -354,7 +354,10 @@ export class Trainer<B> {
           this.logTrain(ctx, window, secPerIter);
         }
         if (this.progress.mode === 'bar') {
-          this.progress.update(this.info(ctx, ema.current, secPerIter), endOfEpoch || endOfRun);
+          const info = this.info(ctx, ema.current, secPerIter);
+          this.progress.update(info, endOfEpoch || endOfRun);
+          // a permanent line per epoch, so the terminal keeps the history
+          if (endOfEpoch || endOfRun) this.progress.line(formatLine(info));
         }
         if (endOfRun || endOfEpoch) break;
         if (o.checkpointInterval !== undefined && pos.iter % o.checkpointInterval === 0) {
