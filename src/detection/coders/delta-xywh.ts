@@ -36,8 +36,8 @@ export function deltaXYWHEncode(proposals: Tensor, gt: Tensor, o: DeltaXYWHOptio
   return tidy(() => {
     const p = proposals.float();
     const g = gt.float();
-    const [p0, p1, p2, p3] = p.unbind(-1) as [Tensor, Tensor, Tensor, Tensor];
-    const [g0, g1, g2, g3] = g.unbind(-1) as [Tensor, Tensor, Tensor, Tensor];
+    const [p0, p1, p2, p3] = [0, 1, 2, 3].map((i) => p.select(-1, i)) as [Tensor, Tensor, Tensor, Tensor];
+    const [g0, g1, g2, g3] = [0, 1, 2, 3].map((i) => g.select(-1, i)) as [Tensor, Tensor, Tensor, Tensor];
     const px = p0.add(p2).mul(0.5);
     const py = p1.add(p3).mul(0.5);
     const pw = p2.sub(p0);

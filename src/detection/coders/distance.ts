@@ -15,11 +15,12 @@ export function distance2bbox(
   return tidy(() => {
     const px = points.select(-1, 0);
     const py = points.select(-1, 1);
-    const [l, t, r, b] = distance.unbind(-1) as [Tensor, Tensor, Tensor, Tensor];
-    let x1 = px.sub(l);
-    let y1 = py.sub(t);
-    let x2 = px.add(r);
-    let y2 = py.add(b);
+    // select per column as mmdet (not unbind): the gradient then accumulates four one-column
+    // tensors, so a clipped coordinate's gradient is +0 as in PyTorch, not -0
+    let x1 = px.sub(distance.select(-1, 0));
+    let y1 = py.sub(distance.select(-1, 1));
+    let x2 = px.add(distance.select(-1, 2));
+    let y2 = py.add(distance.select(-1, 3));
     if (maxShape !== undefined) {
       const [h, w] = maxShape;
       x1 = x1.clamp(0, w);
@@ -49,8 +50,12 @@ export function bbox2distance(points: Tensor, bbox: Tensor, o: Bbox2DistanceOpti
   return tidy(() => {
     const px = points.select(-1, 0);
     const py = points.select(-1, 1);
-    const [x1, y1, x2, y2] = bbox.unbind(-1) as [Tensor, Tensor, Tensor, Tensor];
-    let d = [px.sub(x1), py.sub(y1), x2.sub(px), y2.sub(py)];
+    let d = [
+      px.sub(bbox.select(-1, 0)),
+      py.sub(bbox.select(-1, 1)),
+      bbox.select(-1, 2).sub(px),
+      bbox.select(-1, 3).sub(py),
+    ];
     if (o.maxDis !== undefined) {
       const hi = o.maxDis - (o.eps ?? 0.1);
       d = d.map((v) => v.clamp(0, hi));
