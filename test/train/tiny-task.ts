@@ -68,6 +68,8 @@ export interface TinyTaskOptions {
   crashAt?: number;
   /** Metrics returned by successive evaluations (default: a validation loss score). */
   metrics?: Metrics[];
+  /** Add a term `loss_c` = fc.bias.sum() * hugeGrad (a huge but finite gradient). */
+  hugeGrad?: number;
   /** Called at the start of every iteration. */
   onIter?: (ctx: TrainContext) => void;
 }
@@ -90,6 +92,9 @@ export function tinyTask(o: TinyTaskOptions = {}): TinyTask {
       const lossA = F.mseLoss(out.select(1, 0), batch.y.select(1, 0));
       let lossB = F.l1Loss(out.select(1, 1), batch.y.select(1, 1)).mul(0.5);
       if (ctx.iter === o.nanAt) lossB = lossB.mul(Number.NaN);
+      if (o.hugeGrad !== undefined) {
+        return { loss_a: lossA, loss_b: lossB, loss_c: net.fc.bias!.sum().mul(o.hugeGrad) };
+      }
       return { loss_a: lossA, loss_b: lossB };
     },
     async evaluate(ctx): Promise<Metrics> {

@@ -213,6 +213,14 @@ test('NaN guard also works without clipping (grad norm computed separately)', as
   await assert.rejects(new Trainer(task, tinySource(3, 4), o).fit(), /loss term 'loss_b' is NaN at iter 2/);
 });
 
+test('NaN guard: a gradient norm that overflows (finite loss) stops the run too', async () => {
+  const o = opts({ epochs: 1 });
+  await assert.rejects(
+    new Trainer(tinyTask({ hugeGrad: 1e30 }), tinySource(3, 4), o).fit(),
+    /the gradient norm is Infinity at iter 0 \(epoch 0, step 0 of 4/,
+  );
+});
+
 test('only requiresGrad parameters reach the optimizer; frozen ones stay put', async () => {
   const task = tinyTask();
   const frozenBefore = weightsHash(task.module.frozen);
@@ -274,4 +282,38 @@ test('a checkpoint holds model, optimizer, RNG, scheduler, position, recipe, his
   assert.ok(ck.model.has('bn.running_mean'));
   assert.ok([...ck.optim.keys()].some((k) => /^state\.\d+\.exp_avg_sq$/.test(k)));
   dispose([...ck.model.values(), ...ck.optim.values(), ck.rng]);
+});
+
+test('nanGuard off: values read back only at log intervals; same weights and logged losses', async () => {
+  const a = opts({ epochs: 2 });
+  const b = opts({ epochs: 2, nanGuard: false });
+  const ta = tinyTask();
+  const tb = tinyTask();
+  await new Trainer(ta, tinySource(8, 6), a).fit();
+  await new Trainer(tb, tinySource(8, 6), b).fit();
+  assert.equal(weightsHash(ta.module), weightsHash(tb.module));
+  const strip = (dir: string): unknown[] =>
+    new JsonlLog(join(dir, 'log.jsonl'))
+      .read()
+      .filter((r) => r.type === 'train')
+      .map((r) => [r.iter, r.losses, r.grad_norm]);
+  assert.deepEqual(strip(b.runDir), strip(a.runDir));
+});
+
+test('weights that overflow under a finite gradient are never checkpointed', async () => {
+  // gradient 1e18 (finite, and so is its norm), lr 1e22: the update overflows float32
+  const o = opts({
+    epochs: 1,
+    checkpointInterval: 1,
+    optimizer: { kind: 'sgd', lr: 1e22 },
+    lr: undefined,
+    clipGrad: undefined,
+  });
+  await assert.rejects(new Trainer(tinyTask({ hugeGrad: 1e18 }), tinySource(9, 4), o).fit(), (e: Error) => {
+    assert.ok(e instanceof NonFiniteError);
+    assert.match(e.message, /parameter 'fc\.bias' is not finite before iter 1; nothing was saved/);
+    assert.match(e.message, /no checkpoint had been written yet/);
+    return true;
+  });
+  assert.ok(!existsSync(join(o.runDir, 'last.safetensors')));
 });
