@@ -89,15 +89,22 @@ export interface Checkpoint {
 
 let cachedVersion: string | null = null;
 
-/** detkd's version, from package.json. */
+/** detkd's version, from package.json (src/train/ in the repo, dist/src/train/ when built). */
 export function detkdVersion(): string {
   if (cachedVersion === null) {
-    try {
-      const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-      const v = typeof pkg === 'object' && pkg !== null ? Reflect.get(pkg, 'version') : undefined;
-      cachedVersion = typeof v === 'string' ? v : 'unknown';
-    } catch {
-      cachedVersion = 'unknown';
+    cachedVersion = 'unknown';
+    for (const rel of ['../../package.json', '../../../package.json']) {
+      try {
+        const pkg: unknown = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8'));
+        const name = typeof pkg === 'object' && pkg !== null ? Reflect.get(pkg, 'name') : undefined;
+        const v = typeof pkg === 'object' && pkg !== null ? Reflect.get(pkg, 'version') : undefined;
+        if (name === 'detkd' && typeof v === 'string') {
+          cachedVersion = v;
+          break;
+        }
+      } catch {
+        // not there
+      }
     }
   }
   return cachedVersion;
