@@ -12,7 +12,7 @@
 // the position, and a checkpoint holds the weights, the optimizer state and the global RNG state
 // at a position (epoch, step); restoring all three and restarting the source at that step gives
 // the same weights, bit for bit, as a run that never stopped.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DetkdError } from '../core/errors.ts';
 import { manualSeed, setDeterministic, setRngState } from '../core/random.ts';
@@ -245,6 +245,10 @@ export class Trainer<B> {
         throw new DetkdError(
           `${this.lastPath} exists: pass resume: true to continue that run, or overwrite: true to start over`,
         );
+      }
+      // Starting over: what the old run left must not pass for this run's results.
+      for (const f of ['last', 'best', 'model_best', 'model_final']) {
+        rmSync(join(o.runDir, `${f}.safetensors`), { force: true });
       }
       manualSeed(this.seed);
       this.log.reset();

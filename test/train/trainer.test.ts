@@ -240,8 +240,9 @@ test('an existing run is not overwritten unless asked', async () => {
   const o = opts({ epochs: 1 });
   await new Trainer(tinyTask(), tinySource(1, 2), o).fit();
   await assert.rejects(new Trainer(tinyTask(), tinySource(1, 2), o).fit(), /pass resume: true/);
-  const r = await new Trainer(tinyTask(), tinySource(1, 2), { ...o, overwrite: true }).fit();
-  assert.equal(r.status, 'finished');
+  const r = await new Trainer(tinyTask(), tinySource(1, 2), { ...o, overwrite: true, stopAtIter: 1 }).fit();
+  assert.equal(r.status, 'stopped');
+  assert.ok(!existsSync(join(o.runDir, 'model_final.safetensors')), "the old run's deliverable is gone");
 });
 
 test('checkpoints are atomic: a failed save leaves the previous last intact, and no temp file', async () => {
