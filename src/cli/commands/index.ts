@@ -5,5 +5,6 @@ export function registerBuiltins(register: (name: string, load: () => Promise<Co
   void register;
   register('data', async () => (await import('./data.ts')).command);
   register('demo', async () => (await import('./demo.ts')).command);
+  register('train', async () => (await import('./train.ts')).command);
   register('eval', async () => (await import('./eval-results.ts')).command);
 }
