@@ -1,0 +1,180 @@
+// Oracle: gflLoss, atssLoss, retinaLoss and fcosLoss against mmdetection v2.28's per-level
+// loss / loss_single re-stated in PyTorch 1.13 (scripts/fixtures/head_loss_oracle.py), values and
+// gradients w.r.t. every level's head outputs, on detkd's own assignments (exported by
+// export-inputs.ts). detkd reduces over all levels at once while mmdet sums per-level results, so
+// values agree to rounding, not bit for bit: rtol 1e-5 on each term and on each gradient tensor
+// (against its largest element).
+//
+// Batch "ac": both images have ground truth. Batch "ab": image b has none. There mmdet's
+// num_total_samples is sum_i max(#pos_i, 1) (AnchorHead/ATSSHead/GFLHead.get_targets) while detkd
+// divides by max(sum_i #pos_i, 1): the terms normalised by it are marked todo (known divergence).
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { native } from '../../src/core/native.ts';
+import { type Tensor, tidy, zeros } from '../../src/core/tensor.ts';
+import type { GtTargets } from '../../src/detection/assigners/types.ts';
+import {
+  atssLoss,
+  fcosLoss,
+  gflLoss,
+  type HeadLossInputs,
+  retinaLoss,
+} from '../../src/detection/heads/losses.ts';
+import { atssAnchors, retinaAnchors } from '../../src/detection/priors/anchors.ts';
+import { fcosPoints } from '../../src/detection/priors/points.ts';
+import type { Assignment, HeadOutputs, LossDict, Priors } from '../../src/detection/types.ts';
+import {
+  BATCHES,
+  type BatchName,
+  FEAT_SIZES,
+  fx,
+  hasFx,
+  NUM_CLASSES,
+  observed,
+  record,
+  relErr,
+  STRIDES,
+} from './common.ts';
+
+native.setNumThreads(1);
+
+type HeadName = 'retina' | 'atss' | 'gfl' | 'fcos';
+type Kind = 'cls' | 'reg' | 'ctr';
+
+const HEADS: Record<HeadName, { kinds: Kind[]; terms: string[] }> = {
+  retina: { kinds: ['cls', 'reg'], terms: ['loss_cls', 'loss_bbox'] },
+  atss: { kinds: ['cls', 'reg', 'ctr'], terms: ['loss_cls', 'loss_bbox', 'loss_centerness'] },
+  gfl: { kinds: ['cls', 'reg'], terms: ['loss_cls', 'loss_bbox', 'loss_dfl'] },
+  fcos: { kinds: ['cls', 'reg', 'ctr'], terms: ['loss_cls', 'loss_bbox', 'loss_centerness'] },
+};
+
+/** Terms divided by num_total_samples when a batch image has no positives (see the header). */
+const KNOWN: Partial<Record<`${HeadName}/${BatchName}`, string[]>> = {
+  'retina/ab': ['loss_cls', 'loss_bbox'],
+  'atss/ab': ['loss_cls', 'loss_centerness'],
+  'gfl/ab': ['loss_cls'],
+};
+
+const RTOL = 1e-5;
+
+function priorsOf(head: HeadName): Priors {
+  if (head === 'retina') return retinaAnchors(STRIDES).gridPriors(FEAT_SIZES);
+  if (head === 'fcos') return fcosPoints(STRIDES).gridPriors(FEAT_SIZES);
+  return atssAnchors(STRIDES).gridPriors(FEAT_SIZES);
+}
+
+function gtOfFixture(name: string): GtTargets {
+  return {
+    boxes: fx(`gt/${name}/boxes`),
+    labels: fx(`gt/${name}/labels`),
+    ignore: hasFx(`gt/${name}/ignore`) ? fx(`gt/${name}/ignore`) : null,
+  };
+}
+
+function assignmentOf(head: HeadName, name: string): Assignment {
+  const key = head === 'gfl' ? 'atss' : head;
+  const gtIndex = fx(`assign/${key}/${name}/gt_index`);
+  return {
+    gtIndex,
+    labels: fx(`assign/${key}/${name}/labels`),
+    overlaps: zeros([gtIndex.size(0)]),
+    numGts: fx(`gt/${name}/boxes`).size(0),
+  };
+}
+
+/** Fresh leaf copies of the fixture's head outputs, per kind and level. */
+function leaves(head: HeadName, batch: BatchName): Record<Kind, Tensor[]> {
+  const out: Record<Kind, Tensor[]> = { cls: [], reg: [], ctr: [] };
+  for (const kind of HEADS[head].kinds) {
+    out[kind] = STRIDES.map((_, l) => fx(`${head}/${batch}/in/${kind}/${l}`).clone().requiresGrad_(true));
+  }
+  return out;
+}
+
+function runLoss(head: HeadName, batch: BatchName, lv: Record<Kind, Tensor[]>): LossDict {
+  const imgs = BATCHES[batch];
+  const outputs: HeadOutputs = { clsScores: lv.cls, bboxPreds: lv.reg };
+  if (lv.ctr.length > 0) outputs.centerness = lv.ctr;
+  const inp: HeadLossInputs = {
+    outputs,
+    priors: priorsOf(head),
+    gts: imgs.map(gtOfFixture),
+    assignments: imgs.map((n) => assignmentOf(head, n)),
+  };
+  const cfg = { numClasses: NUM_CLASSES };
+  switch (head) {
+    case 'retina':
+      return retinaLoss(inp, cfg);
+    case 'atss':
+      return atssLoss(inp, cfg);
+    case 'gfl':
+      return gflLoss(inp, { ...cfg, regMax: 16 });
+    case 'fcos': {
+      const extra = {
+        bboxTargets: imgs.map((n) => fx(`assign/fcos/${n}/bbox_targets`)),
+        centerness: imgs.map((n) => fx(`assign/fcos/${n}/centerness`)),
+      };
+      return fcosLoss(inp, extra, { ...cfg, normOnBbox: true });
+    }
+  }
+}
+
+/** Compares one term's value and its gradients w.r.t. every head output with the oracle. */
+function checkTerm(head: HeadName, batch: BatchName, term: string, known: boolean): void {
+  const tag = known ? ' (todo)' : '';
+  tidy(() => {
+    const pre = `${head}/${batch}`;
+    const lv = leaves(head, batch);
+    const losses = runLoss(head, batch, lv);
+    const got = losses[term];
+    assert.ok(got !== undefined, `${pre}: no ${term}`);
+    const want = fx(`${pre}/loss/${term}`);
+    const e = relErr(got.flatten(), want.flatten());
+    record(`${head} ${term} value${tag}`, e);
+    const alt = relErr(got.flatten(), fx(`${pre}/alt/${term}`).flatten());
+    assert.ok(
+      e <= RTOL,
+      `${pre} ${term}: ${got.item()} vs mmdet ${want.item()} (rel ${e.toExponential(2)}; ` +
+        `vs the batch-wide max(sum #pos, 1) divisor: rel ${alt.toExponential(2)})`,
+    );
+    got.backward();
+    for (const kind of HEADS[head].kinds) {
+      lv[kind].forEach((leaf, l) => {
+        const name = `${pre}/grad/${term}/${kind}/${l}`;
+        const g = leaf.grad;
+        if (hasFx(name)) {
+          assert.ok(g !== null, `${name}: no gradient`);
+          const ge = relErr(g, fx(name));
+          record(`${head} ${term} grad${tag}`, ge);
+          assert.ok(ge <= RTOL, `${name}: relative error ${ge.toExponential(2)}`);
+        } else if (g !== null) {
+          // mmdet's term does not depend on this output: detkd's gradient must be exactly 0
+          assert.equal(g.abs().max().item(), 0, `${name}: nonzero gradient where mmdet has none`);
+        }
+      });
+    }
+  });
+}
+
+for (const head of Object.keys(HEADS) as HeadName[]) {
+  for (const batch of Object.keys(BATCHES) as BatchName[]) {
+    for (const term of HEADS[head].terms) {
+      const known = KNOWN[`${head}/${batch}`]?.includes(term) ?? false;
+      const opts = known
+        ? {
+            todo:
+              'detkd bug: num_total_samples is max(sum #pos, 1); mmdet v2.28 get_targets gives ' +
+              'sum_i max(#pos_i, 1), so an image without positives adds 1',
+          }
+        : {};
+      test(`${head} [${BATCHES[batch].join(',')}] ${term}: value and gradients match mmdet`, opts, () =>
+        checkTerm(head, batch, term, known),
+      );
+    }
+  }
+}
+
+after(() => {
+  const rows = [...observed.entries()].map(([k, v]) => `  ${k.padEnd(34)} ${v.toExponential(2)}`);
+  console.log(`max relative error observed (value; gradient vs its max |element|):\n${rows.join('\n')}`);
+});
