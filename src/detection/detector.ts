@@ -137,13 +137,15 @@ export class DenseDetector extends Module {
     });
   }
 
-  /** Ground truth of a batch as the assigners take it. */
+  /**
+   * Ground truth of a batch as the assigners take it. Boxes without area are dropped, as
+   * mmdetection's pipeline drops them: under MaxIoU's low-quality matching a zero-area box
+   * (best IoU 0) would claim every anchor.
+   */
   static gts(batch: Batch): GtTargets[] {
-    return batch.gtBoxes.map((boxes, i) => ({
-      boxes,
-      labels: batch.gtLabels[i]!,
-      ignore: batch.ignoreBoxes[i]!,
-    }));
+    return batch.gtBoxes.map((boxes, i) =>
+      dropDegenerateBoxes({ boxes, labels: batch.gtLabels[i]!, ignore: batch.ignoreBoxes[i]! }),
+    );
   }
 
   /** Assigns priors to ground truth for every image (no gradients). */
@@ -246,4 +248,18 @@ export class DenseDetector extends Module {
       this.postprocessConfig,
     );
   }
+}
+
+/** The ground truth without boxes of zero width or height (returns `gt` itself when none). */
+export function dropDegenerateBoxes(gt: GtTargets): GtTargets {
+  const boxes = gt.boxes;
+  if (boxes.size(0) === 0) return gt;
+  return tidy(() => {
+    const keep = boxes
+      .select(1, 2)
+      .gt(boxes.select(1, 0))
+      .logicalAnd(boxes.select(1, 3).gt(boxes.select(1, 1)));
+    if (keep.all().item() === 1) return gt;
+    return { boxes: boxes.at(keep), labels: gt.labels.at(keep), ignore: gt.ignore ?? null };
+  });
 }

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DetkdError } from '../../core/errors.ts';
+import { manualSeed } from '../../core/random.ts';
 import { DetectionLoader } from '../../data/loader.ts';
 import { evalTransforms, trainTransforms } from '../../data/transforms.ts';
 import type { DenseDetector } from '../../detection/detector.ts';
@@ -67,6 +68,9 @@ export const command: Command = {
     console.log(
       `  train ${data.train.length} images, val ${data.val.length} images, ${data.train.categories.size} classes`,
     );
+    // The initial weights come from the global generator: seed it before building, so a recipe
+    // and seed give the same run every time.
+    manualSeed(recipe.train.seed ?? 0);
     const det = detectorFor(recipe, data);
     if (device !== 'cpu') det.to(device);
     console.log(`  model: ${recipe.model.kind}, ${(det.numParameters() / 1e6).toFixed(2)} M parameters`);

@@ -61,6 +61,20 @@ export function batchTargets(inp: HeadLossInputs): { labels: Tensor; labelWeight
   );
 }
 
+/**
+ * mmdet's num_total_pos for RetinaNet/ATSS/GFL: each image counts at least one positive
+ * (AnchorHead/ATSSHead/GFLHead get_targets: sum(max(#pos_i, 1))).
+ */
+export function perImagePositives(assignments: readonly Assignment[], numClasses: number): number {
+  return noGrad(() =>
+    tidy(() => {
+      let total = 0;
+      for (const a of assignments) total += Math.max(a.labels.lt(numClasses).sum().item(), 1);
+      return total;
+    }),
+  );
+}
+
 function centres(boxes: Tensor): Tensor {
   return tidy(() =>
     boxes
@@ -108,7 +122,7 @@ export function gflLoss(inp: HeadLossInputs, cfg: GflLossConfig): LossDict {
     const { labels, labelWeights, gtBoxes } = batchTargets(inp);
     const pos = labels.lt(C).nonzero().flatten(); // [P]
     const numPos = pos.size(0);
-    let score = zeros([labels.size(0)]);
+    let score = zeros([labels.size(0)], { device: labels.device });
     let lossBbox: Tensor;
     let lossDfl: Tensor;
     let weightSum = 1;
@@ -135,7 +149,7 @@ export function gflLoss(inp: HeadLossInputs, cfg: GflLossConfig): LossDict {
     const lossCls = qualityFocalLoss(
       cls,
       { labels, scores: score },
-      { weight: labelWeights, avgFactor: Math.max(numPos, 1) },
+      { weight: labelWeights, avgFactor: perImagePositives(inp.assignments, C) },
     );
     return {
       loss_cls: lossCls.mul(cfg.clsWeight ?? 1.0),
@@ -187,7 +201,7 @@ export function atssLoss(inp: HeadLossInputs, cfg: AtssLossConfig): LossDict {
     const { labels, labelWeights, gtBoxes } = batchTargets(inp);
     const pos = labels.lt(C).nonzero().flatten();
     const numPos = pos.size(0);
-    const avg = Math.max(numPos, 1);
+    const avg = perImagePositives(inp.assignments, C);
     let lossBbox: Tensor;
     let lossCtr: Tensor;
     if (numPos > 0) {
@@ -235,7 +249,7 @@ export function retinaLoss(inp: HeadLossInputs, cfg: RetinaLossConfig): LossDict
     const { labels, labelWeights, gtBoxes } = batchTargets(inp);
     const pos = labels.lt(C).nonzero().flatten();
     const numPos = pos.size(0);
-    const avg = Math.max(numPos, 1);
+    const avg = perImagePositives(inp.assignments, C);
     let lossBbox: Tensor;
     if (numPos > 0) {
       const posAnchors = anchors.at(pos);
