@@ -24,7 +24,8 @@ struct TensorHandle {
   // Throws a JS error naming `what` if v is not a live tensor handle.
   static at::Tensor& From(Napi::Value v, const char* what);
   static TensorHandle* Unwrap(Napi::Value v);  // nullptr if not a tensor handle
-  void release(node_api_basic_env env);
+  // inGc: called from a finalizer while V8 collects; V8 must not be called back then.
+  void release(node_api_basic_env env, bool inGc = false);
 
   uint32_t magic = kMagic;
   at::Tensor t;

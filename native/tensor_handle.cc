@@ -25,9 +25,14 @@ int64_t g_liveHandles = 0;
 int64_t g_pendingAdjust = 0;
 constexpr int64_t kAdjustBatch = int64_t(1) << 20;
 
-void adjust(node_api_basic_env env, int64_t delta) {
+// Finalizers run inside V8's garbage collection (basic finalizers): calling
+// napi_adjust_external_memory there re-enters the heap and aborts V8 (`Check failed:
+// marking_done_`). So a finalizer only records its change (inGc); the next adjustment made from
+// a normal call (a new handle, an explicit dispose) reports the sum.
+void adjust(node_api_basic_env env, int64_t delta, bool inGc = false) {
   g_externalBytes += delta;
   g_pendingAdjust += delta;
+  if (inGc) return;
   if (g_pendingAdjust >= kAdjustBatch || g_pendingAdjust <= -kAdjustBatch) {
     int64_t out = 0;
     napi_adjust_external_memory(env, g_pendingAdjust, &out);
@@ -49,7 +54,7 @@ void account(napi_env env, TensorHandle* h) {
 
 void finalizeTensor(node_api_basic_env env, void* data, void* /*hint*/) {
   auto* h = static_cast<TensorHandle*>(data);
-  h->release(env);
+  h->release(env, /*inGc=*/true);
   delete h;
 }
 
@@ -104,11 +109,11 @@ DETKD_FN(LiveHandles) {
 }
 }  // namespace
 
-void TensorHandle::release(node_api_basic_env env) {
+void TensorHandle::release(node_api_basic_env env, bool inGc) {
   if (accounted != nullptr) {
     auto it = g_storages.find(accounted);
     if (it != g_storages.end() && --it->second.handles == 0) {
-      adjust(env, -it->second.bytes);
+      adjust(env, -it->second.bytes, inGc);
       g_storages.erase(it);
     }
     accounted = nullptr;
