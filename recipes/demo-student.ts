@@ -1,14 +1,14 @@
 // The demo's student: a small GFL detector (ResNet-18 x0.25 + FPN 32, GN, trained from scratch)
-// on the synthetic `demo` set at its native 256 px. Distillation recipes start from this one, so
+// on the synthetic `demo` set at its native 192 px. Distillation recipes start from this one, so
 // baseline and distilled students share everything but the distillation terms.
 import { defineRecipe } from '../src/cli/recipe.ts';
 
 export const recipe = defineRecipe({
   name: 'demo-student',
-  description: 'GFL, ResNet-18 x0.25 + FPN 32 (student), synthetic demo set, 256 px',
+  description: 'GFL, ResNet-18 x0.25 + FPN 32 (student), synthetic demo set, 192 px',
   data: {
     synth: { preset: 'demo', seed: 0 },
-    resize: { kind: 'fixed', height: 256, width: 256 },
+    resize: { kind: 'fixed', height: 192, width: 192 },
     batchSize: 8,
     numWorkers: 1,
   },

@@ -8,7 +8,7 @@ import { recipe as student } from './demo-student.ts';
 export const recipe = defineRecipe({
   ...student,
   name: 'demo-teacher',
-  description: 'GFL, ResNet-18 x0.5 + FPN 64 (teacher), synthetic demo set, 256 px',
+  description: 'GFL, ResNet-18 x0.5 + FPN 64 (teacher), synthetic demo set, 192 px',
   model: {
     ...student.model,
     backbone: { depth: 18, widthMultiplier: 0.5, norm: 'gn' },

@@ -18,7 +18,7 @@ import { getPreset, type SynthPreset } from './presets.ts';
 import { runSynthTask, type Split, type SynthTask, type SynthTaskResult } from './render.ts';
 
 export const SYNTH_GENERATOR = 'detkd-synth';
-export const SYNTH_VERSION = 1;
+export const SYNTH_VERSION = 2; // 2: demo preset at 192 px
 
 export interface SynthManifest {
   generator: typeof SYNTH_GENERATOR;
