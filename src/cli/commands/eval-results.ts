@@ -1,15 +1,21 @@
 // `detkd eval --gt GT.json --results DT.json [--json]`: COCO bbox mAP of a results file, with
-// pycocotools' numbers and text layout. (`--recipe R --checkpoint C` is planned: it will run a
-// detector first, then the same evaluation.)
+// pycocotools' numbers and text layout. `detkd eval --recipe R --checkpoint C`: runs the recipe's
+// detector with the checkpoint's weights over the val set first, then the same evaluation.
 
+import { writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DetkdError } from '../../core/errors.ts';
+import type { CocoDataset } from '../../data/coco.ts';
+import type { DetectorEvaluation } from '../../detection/evaluate.ts';
 import { type CocoEvalResult, evaluateIndexed } from '../../eval/coco-eval.ts';
 import { flattenResults, indexGroundTruth, loadJsonFile } from '../../eval/coco-input.ts';
 import { formatCategoryTable, formatSummary, toJsonReport } from '../../eval/report.ts';
 import type { Command } from '../main.ts';
 
 export const USAGE = `usage: detkd eval --gt GT.json --results DT.json [--json]
+       detkd eval --recipe RECIPE --checkpoint CKPT [--data VAL.json [--images DIR]]
+                  [--json] [--save-results FILE] [--device cpu|cuda:N]
 
 COCO bbox evaluation, equal to pycocotools' COCOeval (iouType='bbox', default parameters).
 
@@ -17,7 +23,18 @@ options:
   --gt FILE        COCO ground truth (instances_*.json)
   --results FILE   COCO results: a json list of {image_id, category_id, bbox: [x, y, w, h], score}
   --json           print one json object: the 12 stats by name and perCategory {id: AP@[.50:.95]}
+                   (with --recipe also imagesPerSecond)
   -h, --help       show this help
+
+running a detector (--recipe):
+  --recipe FILE        the recipe the checkpoint was trained with (builds the detector, gives the
+                       val set, the eval resize and the batch size)
+  --checkpoint FILE    a run's model_best/model_final.safetensors, or last/best.safetensors
+  --data FILE          evaluate on this COCO json instead of the recipe's val set (its category
+                       ids must be the recipe's)
+  --images DIR         image folder of --data (default: the folder holding FILE)
+  --save-results FILE  also write the detections as a COCO results json
+  --device D           cpu (default) or cuda:N with a CUDA libtorch
 
 Detections of categories that are not in the ground truth are dropped; any other malformed
 detection (unknown image id, bad bbox, non-finite score) is an error. Ground truth without an
@@ -40,15 +57,99 @@ export function evalResults(
   const gt = indexGroundTruth(loadJsonFile(opts.gt), opts.gt);
   const dets = flattenResults(gt, loadJsonFile(opts.results), opts.results);
   const result = evaluateIndexed(gt, dets);
-  if (opts.json) {
-    write(`${JSON.stringify(toJsonReport(result))}\n`);
-  } else {
-    write(`${formatSummary(result.stats)}\n\n${formatCategoryTable(result)}\n`);
-    if (result.droppedDetections > 0) {
-      write(`\n${result.droppedDetections} detection(s) with a category id not in ${opts.gt} were dropped\n`);
-    }
-  }
+  writeReport(result, opts.gt, { json: opts.json ?? false }, write);
   return result;
+}
+
+/** The report both forms print: pycocotools' summary and the category table, or one json object. */
+function writeReport(
+  result: CocoEvalResult,
+  gtFile: string,
+  o: { json: boolean; speed?: { images: number; seconds: number; imagesPerSecond: number } },
+  write: (text: string) => void,
+): void {
+  if (o.json) {
+    const obj = o.speed
+      ? { ...toJsonReport(result), imagesPerSecond: o.speed.imagesPerSecond }
+      : toJsonReport(result);
+    write(`${JSON.stringify(obj)}\n`);
+    return;
+  }
+  write(`${formatSummary(result.stats)}\n\n${formatCategoryTable(result)}\n`);
+  if (result.droppedDetections > 0) {
+    write(`\n${result.droppedDetections} detection(s) with a category id not in ${gtFile} were dropped\n`);
+  }
+  if (o.speed) {
+    const s = o.speed;
+    write(
+      `\n${s.images} images in ${s.seconds.toFixed(2)} s: ${s.imagesPerSecond.toFixed(1)} images/s (decode, resize, forward, postprocess)\n`,
+    );
+  }
+}
+
+export interface EvalCheckpointOptions {
+  recipe: string;
+  checkpoint: string;
+  /** A COCO json to evaluate on instead of the recipe's val set, and its image folder. */
+  data?: string;
+  images?: string;
+  json?: boolean;
+  saveResults?: string;
+  device?: string;
+}
+
+/**
+ * The `--recipe/--checkpoint` form: builds the recipe's detector, loads the checkpoint, runs it
+ * over the val set (or `data`) and writes the report (plus images per second) to `write`.
+ * Progress and notes go to `log` (stderr), so `--json` output stays one object.
+ */
+export async function evalCheckpoint(
+  opts: EvalCheckpointOptions,
+  write: (text: string) => void = (t) => process.stdout.write(t),
+  log: (text: string) => void = (t) => console.error(t),
+): Promise<DetectorEvaluation> {
+  // Loaded here, not at the top: the --gt/--results form runs without libtorch.
+  const { loadCoco } = await import('../../data/coco.ts');
+  const { evaluateDetector } = await import('../../detection/evaluate.ts');
+  const { buildDetector } = await import('../../detection/models/build.ts');
+  const { loadDetectorCheckpoint, recipeCategories, recipeValSet } = await import('../checkpoint-load.ts');
+  const { loadRecipe } = await import('../recipe.ts');
+  const recipe = await loadRecipe(opts.recipe);
+  const device = opts.device ?? 'cpu';
+  const { categories, annFile } = await recipeCategories(recipe, log);
+  let val: CocoDataset;
+  if (opts.data !== undefined) {
+    val = await loadCoco({ annFile: opts.data, imageDir: opts.images ?? dirname(opts.data) });
+  } else {
+    if (opts.images !== undefined) throw new DetkdError('eval: --images goes with --data');
+    val = await recipeValSet(recipe, log);
+  }
+  const want = categories.categories.map((c) => c.id).join(',');
+  const got = val.categories.categories.map((c) => c.id).join(',');
+  if (want !== got) {
+    throw new DetkdError(
+      `eval: ${val.annFile} has category ids [${got}], but the recipe's ${annFile} has [${want}]: the detector's labels would map to the wrong classes`,
+    );
+  }
+  const det = buildDetector(recipe.model);
+  try {
+    if (device !== 'cpu') det.to(device);
+    const loaded = loadDetectorCheckpoint(det, opts.checkpoint, recipe, { device });
+    for (const n of loaded.notes) log(`detkd: note: ${n}`);
+    const d = recipe.data;
+    const e = await evaluateDetector(det, val, { resize: d.resize, batchSize: d.batchSize, device });
+    if (opts.saveResults !== undefined) {
+      try {
+        writeFileSync(opts.saveResults, `${JSON.stringify(e.results)}\n`);
+      } catch (err) {
+        throw new DetkdError(`eval: cannot write ${opts.saveResults} (${(err as Error).message})`);
+      }
+    }
+    writeReport(e.coco, val.annFile, { json: opts.json ?? false, speed: e }, write);
+    return e;
+  } finally {
+    det.dispose();
+  }
 }
 
 function parse(argv: string[]) {
@@ -63,6 +164,10 @@ function parse(argv: string[]) {
         json: { type: 'boolean', default: false },
         recipe: { type: 'string' },
         checkpoint: { type: 'string' },
+        data: { type: 'string' },
+        images: { type: 'string' },
+        'save-results': { type: 'string' },
+        device: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -72,7 +177,7 @@ function parse(argv: string[]) {
 }
 
 export const command: Command = {
-  summary: 'COCO bbox mAP of a results file against ground truth (pycocotools numbers)',
+  summary: 'COCO bbox mAP of a results file, or of a trained checkpoint on a val set (pycocotools numbers)',
   async run(argv: string[]): Promise<number> {
     const v = parse(argv);
     if (v.help) {
@@ -80,9 +185,30 @@ export const command: Command = {
       return 0;
     }
     if (v.recipe !== undefined || v.checkpoint !== undefined) {
-      throw new DetkdError(
-        'eval: --recipe/--checkpoint is not available yet; evaluate a results file with --gt GT.json --results DT.json',
-      );
+      if (v.gt !== undefined || v.results !== undefined) {
+        throw new DetkdError(
+          `eval: use either --gt/--results or --recipe/--checkpoint, not both\n\n${USAGE}`,
+        );
+      }
+      if (v.recipe === undefined || v.checkpoint === undefined) {
+        throw new DetkdError(
+          `eval: ${v.recipe === undefined ? '--recipe' : '--checkpoint'} is required\n\n${USAGE}`,
+        );
+      }
+      await evalCheckpoint({
+        recipe: v.recipe,
+        checkpoint: v.checkpoint,
+        json: v.json,
+        ...(v.data === undefined ? {} : { data: v.data }),
+        ...(v.images === undefined ? {} : { images: v.images }),
+        ...(v['save-results'] === undefined ? {} : { saveResults: v['save-results'] }),
+        ...(v.device === undefined ? {} : { device: v.device }),
+      });
+      return 0;
+    }
+    for (const k of ['data', 'images', 'save-results', 'device'] as const) {
+      if (v[k] !== undefined)
+        throw new DetkdError(`eval: --${k} goes with --recipe/--checkpoint\n\n${USAGE}`);
     }
     if (v.gt === undefined || v.results === undefined) {
       throw new DetkdError(`eval: ${v.gt === undefined ? '--gt' : '--results'} is required\n\n${USAGE}`);

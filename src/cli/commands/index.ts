@@ -7,4 +7,6 @@ export function registerBuiltins(register: (name: string, load: () => Promise<Co
   register('demo', async () => (await import('./demo.ts')).command);
   register('train', async () => (await import('./train.ts')).command);
   register('eval', async () => (await import('./eval-results.ts')).command);
+  register('predict', async () => (await import('./predict.ts')).command);
+  register('info', async () => (await import('./info.ts')).command);
 }

@@ -1,0 +1,271 @@
+// Loading a trained detector for `detkd eval --recipe`, `detkd predict` (and whatever runs a
+// trained model from the command line): the recipe's class list and a checkpoint's weights, with
+// errors a user can act on (which file, which keys, which shapes) instead of stack traces.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DetkdError } from '../core/errors.ts';
+import { loadStateDictFile } from '../core/serialize.ts';
+import { dispose, type Tensor } from '../core/tensor.ts';
+import { type CategoryInfo, CategoryMap } from '../data/categories.ts';
+import { type CocoDataset, loadCoco } from '../data/coco.ts';
+import type { Module } from '../nn/module.ts';
+import { CHECKPOINT_FORMAT, MODEL_FORMAT } from '../train/checkpoint.ts';
+import { type DetectionRecipe, prepareData, synthDir } from './recipe.ts';
+
+/** What kind of file a checkpoint was, by its `format` metadata. */
+export type CheckpointKind = 'checkpoint' | 'model' | 'plain';
+
+export interface LoadedCheckpoint {
+  path: string;
+  /** 'checkpoint': resumable (model tensors under `model.`); 'model': a deliverable; 'plain': no detkd metadata. */
+  kind: CheckpointKind;
+  /** The recipe name stored in the file, when there is one. */
+  recipeName: string | null;
+  detkdVersion: string | null;
+  /** Things worth telling the user that did not stop the load (another recipe's weights that fit). */
+  notes: string[];
+}
+
+/** How many keys each list shows in an error message. */
+const SHOW = 3;
+
+function fmtShape(s: readonly number[]): string {
+  return `[${s.join(', ')}]`;
+}
+
+function listSome<T>(items: readonly T[], show: (x: T) => string): string {
+  const head = items.slice(0, SHOW).map(show).join(', ');
+  return items.length > SHOW ? `${head} and ${items.length - SHOW} more` : head;
+}
+
+/** JSON with sorted object keys, so configs compare equal whatever the key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const keys = Object.keys(v).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(Reflect.get(v, k))}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** "gfl, 13 classes, ResNet-18 x0.25, 32 channels" from a recipe's model config (any JSON). */
+function describeModel(model: unknown): string {
+  if (model === null || typeof model !== 'object') return 'unknown model';
+  const get = (o: unknown, k: string): unknown =>
+    o !== null && typeof o === 'object' ? Reflect.get(o, k) : undefined;
+  const bb = get(model, 'backbone');
+  const wm = get(bb, 'widthMultiplier');
+  const parts = [
+    String(get(model, 'kind') ?? '?'),
+    `${String(get(model, 'numClasses') ?? '?')} classes`,
+    `ResNet-${String(get(bb, 'depth') ?? '?')}${typeof wm === 'number' && wm !== 1 ? ` x${wm}` : ''}`,
+    `${String(get(model, 'channels') ?? '?')} channels`,
+  ];
+  return parts.join(', ');
+}
+
+interface StoredRecipe {
+  name: string | null;
+  model: unknown;
+}
+
+function storedRecipe(text: string | undefined): StoredRecipe | null {
+  if (text === undefined) return null;
+  try {
+    const r: unknown = JSON.parse(text);
+    if (r === null || typeof r !== 'object') return null;
+    const name: unknown = Reflect.get(r, 'name');
+    return { name: typeof name === 'string' ? name : null, model: Reflect.get(r, 'model') };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Loads a detector's weights from `path` into `model` (already on its device): a resumable
+ * checkpoint (`detkd.checkpoint/1`, tensors under `model.`), a deliverable (`detkd.model/1`,
+ * plain keys) or a safetensors file without detkd metadata (read as plain keys).
+ *
+ * Every mismatch (missing or unexpected keys, shapes, dtypes) is collected and reported in one
+ * DetkdError naming the file, the first few keys of each kind with their shapes, and the recipe
+ * the file was saved with when that differs from `recipe`. Nothing is loaded on error.
+ */
+export function loadDetectorCheckpoint(
+  model: Module,
+  path: string,
+  recipe: Pick<DetectionRecipe, 'name' | 'model'>,
+  opts: { device?: string } = {},
+): LoadedCheckpoint {
+  if (!existsSync(path)) throw new DetkdError(`checkpoint ${path}: file not found`);
+  if (statSync(path).isDirectory()) {
+    throw new DetkdError(
+      `checkpoint ${path}: is a directory; pass a file such as ${join(path, 'model_best.safetensors')} or ${join(path, 'last.safetensors')}`,
+    );
+  }
+  let file: { tensors: Map<string, Tensor>; metadata: Record<string, string> };
+  try {
+    file = loadStateDictFile(path, opts.device === undefined ? {} : { device: opts.device });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new DetkdError(
+      `checkpoint ${path}: cannot read it as a safetensors file (${msg.startsWith(path) ? msg.slice(path.length + 2) : msg}); is it a complete file written by detkd train?`,
+    );
+  }
+  const { tensors, metadata } = file;
+  try {
+    const format = metadata.format;
+    let kind: CheckpointKind;
+    const weights = new Map<string, Tensor>();
+    if (format === CHECKPOINT_FORMAT) {
+      kind = 'checkpoint';
+      for (const [k, t] of tensors) if (k.startsWith('model.')) weights.set(k.slice('model.'.length), t);
+      if (weights.size === 0) {
+        throw new DetkdError(`checkpoint ${path}: a detkd checkpoint without any 'model.*' tensors`);
+      }
+    } else if (format === MODEL_FORMAT || format === undefined) {
+      kind = format === undefined ? 'plain' : 'model';
+      for (const [k, t] of tensors) weights.set(k, t);
+    } else {
+      throw new DetkdError(
+        `checkpoint ${path}: format '${format}' is not one detkd reads (expected '${CHECKPOINT_FORMAT}' or '${MODEL_FORMAT}')`,
+      );
+    }
+    const stored = storedRecipe(metadata.recipe);
+    const otherRecipe =
+      stored !== null &&
+      stored.model !== undefined &&
+      canonical(stored.model) !== canonical(JSON.parse(JSON.stringify(recipe.model)));
+    const savedWith =
+      stored === null ? '' : `recipe '${stored.name ?? '?'}' (${describeModel(stored.model)})`;
+
+    // Compare shapes ourselves: Module.loadStateDict lists every problem, which for a checkpoint of
+    // another architecture is hundreds of lines; one paragraph with the first few says as much.
+    const live = model.stateDict();
+    const mismatched: string[] = [];
+    const missing: string[] = [];
+    try {
+      for (const [k, dst] of live) {
+        const src = weights.get(k);
+        if (src === undefined) missing.push(`'${k}' ${fmtShape(dst.shape)}`);
+        else if (src.shape.length !== dst.shape.length || src.shape.some((d, i) => d !== dst.shape[i])) {
+          mismatched.push(`'${k}' checkpoint ${fmtShape(src.shape)} vs model ${fmtShape(dst.shape)}`);
+        } else if (src.dtype !== dst.dtype) {
+          mismatched.push(`'${k}' checkpoint ${src.dtype} vs model ${dst.dtype}`);
+        }
+      }
+    } finally {
+      dispose([...live.values()]);
+    }
+    // Keys the model does not have, minus the ones it ignores by design (FrozenBatchNorm's
+    // num_batches_tracked): loadStateDict with only those keys copies nothing and lists them.
+    const extra = new Map([...weights].filter(([k]) => !live.has(k)));
+    const unexpected = extra.size === 0 ? [] : model.loadStateDict(extra, { strict: false }).unexpected;
+    if (missing.length + mismatched.length + unexpected.length > 0) {
+      const problems: string[] = [];
+      if (mismatched.length > 0)
+        problems.push(`${mismatched.length} shape mismatch(es): ${listSome(mismatched, (s) => s)}`);
+      if (missing.length > 0)
+        problems.push(`${missing.length} missing key(s): ${listSome(missing, (s) => s)}`);
+      if (unexpected.length > 0) {
+        problems.push(
+          `${unexpected.length} unexpected key(s): ${listSome(unexpected, (k) => `'${k}' ${fmtShape(weights.get(k)?.shape ?? [])}`)}`,
+        );
+      }
+      const why = otherRecipe
+        ? ` The file was saved by ${savedWith}, but recipe '${recipe.name}' builds ${describeModel(recipe.model)}: pass the recipe it was trained with.`
+        : stored === null
+          ? ' The file has no recipe metadata; check that it holds weights of this detector.'
+          : ` Check that --checkpoint belongs to recipe '${recipe.name}'.`;
+      throw new DetkdError(
+        `checkpoint ${path} does not fit recipe '${recipe.name}' (${kind === 'checkpoint' ? 'resumable checkpoint' : kind === 'model' ? 'model file' : 'plain safetensors'}, ${weights.size} tensors; model ${model.constructor.name} has ${live.size}): ${problems.join('; ')}.${why}`,
+      );
+    }
+    // strict: false only lets the ignored keys through; everything else was checked above.
+    model.loadStateDict(weights, { strict: false });
+    const notes: string[] = [];
+    if (otherRecipe) {
+      notes.push(
+        `${path} was saved by ${savedWith}; its weights fit recipe '${recipe.name}', whose model config differs (postprocessing, priors or norms may not match)`,
+      );
+    }
+    return {
+      path,
+      kind,
+      recipeName: stored?.name ?? null,
+      detkdVersion: metadata.detkd_version ?? null,
+      notes,
+    };
+  } finally {
+    dispose([...tensors.values()]);
+  }
+}
+
+function parseCategories(annFile: string): CategoryMap {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(annFile, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DetkdError(
+      `${annFile}: cannot read the categories (${code === 'ENOENT' ? 'file not found' : (e as Error).message})`,
+    );
+  }
+  const cats: unknown =
+    json !== null && typeof json === 'object' ? Reflect.get(json, 'categories') : undefined;
+  if (!Array.isArray(cats)) throw new DetkdError(`${annFile}: no 'categories' list`);
+  const out: CategoryInfo[] = cats.map((c: unknown, i) => {
+    const id: unknown = c !== null && typeof c === 'object' ? Reflect.get(c, 'id') : undefined;
+    const name: unknown = c !== null && typeof c === 'object' ? Reflect.get(c, 'name') : undefined;
+    if (typeof id !== 'number' || !Number.isInteger(id)) {
+      throw new DetkdError(`${annFile}: categories[${i}] has no integer 'id'`);
+    }
+    return { id, name: typeof name === 'string' ? name : String(id) };
+  });
+  try {
+    return new CategoryMap(out);
+  } catch (e) {
+    throw new DetkdError(`${annFile}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The recipe's classes (ids and names, in label order) from its train annotation file, without
+ * loading the dataset. A synthetic dataset that is not there yet is generated first.
+ */
+export async function recipeCategories(
+  recipe: DetectionRecipe,
+  log: (s: string) => void = (s) => console.error(s),
+): Promise<{ categories: CategoryMap; annFile: string }> {
+  const dir = synthDir(recipe.data);
+  let annFile = dir !== null ? join(dir, 'train.json') : recipe.data.train?.ann;
+  if (dir !== null && !existsSync(annFile ?? '')) {
+    const d = await prepareData(recipe, log);
+    annFile = d.train.annFile;
+  }
+  if (annFile === undefined) {
+    throw new DetkdError(`recipe ${recipe.name}: data needs either 'synth' or both 'train' and 'val'`);
+  }
+  const categories = parseCategories(annFile);
+  if (categories.size !== recipe.model.numClasses) {
+    throw new DetkdError(
+      `recipe ${recipe.name}: model.numClasses is ${recipe.model.numClasses} but ${annFile} has ${categories.size} categories`,
+    );
+  }
+  return { categories, annFile };
+}
+
+/** The recipe's val set (generating a synthetic dataset first when it is not there yet). */
+export async function recipeValSet(
+  recipe: DetectionRecipe,
+  log: (s: string) => void = (s) => console.error(s),
+): Promise<CocoDataset> {
+  const dir = synthDir(recipe.data);
+  if (dir !== null) {
+    if (!existsSync(join(dir, 'val.json'))) return (await prepareData(recipe, log)).val;
+    return loadCoco({ annFile: join(dir, 'val.json'), imageDir: join(dir, 'images') });
+  }
+  const v = recipe.data.val;
+  if (v === undefined)
+    throw new DetkdError(`recipe ${recipe.name}: data needs either 'synth' or both 'train' and 'val'`);
+  return loadCoco({ annFile: v.ann, imageDir: v.images });
+}

@@ -1,0 +1,177 @@
+// `detkd info RECIPE [--json] [--input HxW]`: the size of a recipe's detector, parameters and
+// multiply-accumulates per top-level part (backbone, neck, bbox_head), without any data.
+import { parseArgs } from 'node:util';
+import { DetkdError } from '../../core/errors.ts';
+import { noGrad, tidy, zeros } from '../../core/tensor.ts';
+import { padTo } from '../../data/transforms.ts';
+import { buildDetector } from '../../detection/models/build.ts';
+import { countMacs, macsByPrefix } from '../../nn/macs.ts';
+import type { Module } from '../../nn/module.ts';
+import type { Command } from '../main.ts';
+import { type DetectionRecipe, loadRecipe } from '../recipe.ts';
+
+export const USAGE = `usage: detkd info RECIPE [--json] [--input HxW]
+
+Parameters (total and trainable) and multiply-accumulates of the recipe's detector, per
+top-level part (backbone, neck, bbox_head), at the recipe's input size.
+
+  --input HxW   count MACs at this input size instead (e.g. 800x1333); padded to a multiple of 32
+  --json        print one json object
+
+Input size: data.resize 'fixed' gives H x W; 'keepRatio' {short, max} gives short x max (the
+largest input a landscape image can become). Either is padded to a multiple of 32, as the
+loader pads batches.
+
+MACs: one multiply-add = 1 (mmcv's get_flops and fvcore print this number as "FLOPs"; FLOPs
+proper are about twice as many). Counted: conv2d and linear layers, once per call (a head shared
+by the FPN levels counts on every level), biases excluded. Not counted: norms, activations,
+upsampling, pooling, additions, anchor generation and postprocessing (decode, NMS).`;
+
+export const MAC_CONVENTION =
+  'MACs: one multiply-add = 1 (mmcv get_flops/fvcore "FLOPs"); conv2d and linear only, no bias, norms, activations or postprocessing';
+
+export interface PartInfo {
+  params: number;
+  trainable: number;
+  macs: number;
+}
+
+export interface ModelInfo {
+  recipe: string;
+  kind: string;
+  numClasses: number;
+  /** [1, 3, H, W]: the input the MACs were counted at. */
+  inputShape: [number, number, number, number];
+  convention: string;
+  parts: Record<string, PartInfo>;
+  total: PartInfo;
+}
+
+/** The [H, W] MACs are counted at: the recipe's resize, padded to 32. */
+export function recipeInputSize(r: DetectionRecipe): [number, number] {
+  const rs = r.data.resize;
+  const [h, w] = rs.kind === 'fixed' ? [rs.height, rs.width] : [rs.short, rs.max];
+  return [padTo(h, 32), padTo(w, 32)];
+}
+
+function partInfo(m: Module, macs: number): PartInfo {
+  return { params: m.numParameters(), trainable: m.numParameters(true), macs };
+}
+
+/** Builds the recipe's detector (random weights, on the CPU), counts, and frees it. */
+export function modelInfo(recipe: DetectionRecipe, input?: [number, number]): ModelInfo {
+  const [H, W] = input ?? recipeInputSize(recipe);
+  const det = buildDetector(recipe.model);
+  try {
+    det.eval();
+    const meta = {
+      imageId: 0,
+      fileName: '(zeros)',
+      oriShape: [H, W] as const,
+      imgShape: [H, W] as const,
+      padShape: [H, W] as const,
+      scaleFactor: [1, 1] as const,
+      flipped: false,
+    };
+    const { count } = countMacs(det, () =>
+      noGrad(() =>
+        tidy(() => {
+          det.forward(zeros([1, 3, H, W]), [meta]);
+        }),
+      ),
+    );
+    const byPart = macsByPrefix(count);
+    const parts: Record<string, PartInfo> = {};
+    for (const [name, child] of det.namedChildren()) parts[name] = partInfo(child, byPart.get(name) ?? 0);
+    return {
+      recipe: recipe.name,
+      kind: recipe.model.kind,
+      numClasses: recipe.model.numClasses,
+      inputShape: [1, 3, H, W],
+      convention: MAC_CONVENTION,
+      parts,
+      total: partInfo(det, count.total),
+    };
+  } finally {
+    det.dispose();
+  }
+}
+
+/** 1234567 -> '1.235 M'; 2.5e9 -> '2.500 G'. */
+export function humanCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(3)} G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(3)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(3)} K`;
+  return String(n);
+}
+
+export function formatInfo(info: ModelInfo, description: string): string {
+  const rows: [string, PartInfo][] = [...Object.entries(info.parts), ['total', info.total]];
+  const nameW = Math.max(9, ...rows.map(([n]) => n.length));
+  const col = (s: string): string => s.padStart(13);
+  const header = `${'part'.padEnd(nameW)} ${col('params')} ${col('trainable')} ${col('MACs')} ${'share'.padStart(6)}`;
+  const line = '-'.repeat(header.length);
+  const fmt = ([n, p]: [string, PartInfo]): string =>
+    `${n.padEnd(nameW)} ${col(humanCount(p.params))} ${col(humanCount(p.trainable))} ${col(humanCount(p.macs))} ${`${info.total.macs > 0 ? ((100 * p.macs) / info.total.macs).toFixed(1) : '0.0'}%`.padStart(6)}`;
+  const [, , H, W] = info.inputShape;
+  return [
+    `recipe ${info.recipe}: ${description}`,
+    `model: ${info.kind}, ${info.numClasses} classes; input 1x3x${H}x${W}`,
+    '',
+    header,
+    line,
+    ...rows.slice(0, -1).map(fmt),
+    line,
+    fmt(rows[rows.length - 1]!),
+    '',
+    `params: ${info.total.params} (${info.total.trainable} trainable); MACs: ${info.total.macs}`,
+    `${MAC_CONVENTION}.`,
+  ].join('\n');
+}
+
+function parseInput(s: string): [number, number] {
+  const m = /^(\d+)[xX,](\d+)$/.exec(s);
+  if (m === null || Number(m[1]) < 1 || Number(m[2]) < 1) {
+    throw new DetkdError(`info: --input must look like 800x1333 (height x width), got '${s}'`);
+  }
+  return [padTo(Number(m[1]), 32), padTo(Number(m[2]), 32)];
+}
+
+export const command: Command = {
+  summary: "parameters and multiply-accumulates (MACs) of a recipe's detector, per part",
+  async run(argv) {
+    let parsed: ReturnType<typeof parseOpts>;
+    try {
+      parsed = parseOpts(argv);
+    } catch (err) {
+      throw new DetkdError(`info: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    }
+    const { values: v, positionals } = parsed;
+    if (v.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (positionals.length !== 1) {
+      console.error(USAGE);
+      return 2;
+    }
+    const recipe = await loadRecipe(positionals[0]!);
+    const info = modelInfo(recipe, v.input === undefined ? undefined : parseInput(v.input));
+    if (v.json) console.log(JSON.stringify(info));
+    else console.log(formatInfo(info, recipe.description));
+    return 0;
+  },
+};
+
+function parseOpts(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      input: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
