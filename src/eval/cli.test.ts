@@ -48,9 +48,9 @@ test('text output: pycocotools lines, then the category table', () => {
   assert.match(text, /1 detection\(s\) with a category id not in .*gt\.json were dropped/);
 });
 
-test('errors: --recipe is not available yet, missing flags, bad files', async () => {
+test('errors: a missing recipe file, missing flags, bad files', async () => {
   await assert.rejects(command.run(['--recipe', 'r.ts', '--checkpoint', 'c']), (e: unknown) => {
-    return e instanceof DetkdError && /not available yet/.test(e.message);
+    return e instanceof DetkdError && /recipe r\.ts: file not found/.test(e.message);
   });
   await assert.rejects(command.run(['--gt', 'a.json']), /--results is required/);
   await assert.rejects(command.run(['--frobnicate']), DetkdError);
