@@ -6,7 +6,8 @@
 //   node --import tsx bench/detection/step.ts retina|fcos DIR [threads] [warmup] [steps] [--profile]
 // Prints one JSON line: per-step times (ms), peak RSS (MiB), the last losses; with --profile also
 // the mean ms per phase, the share of each phase spent inside native op calls, and the ops that
-// took the most time per phase (JS wrapper cost = phase time - native time).
+// took the most time per phase (JS wrapper cost = phase time - native time), and the peak bytes
+// of live tensors seen after any op call of each phase.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type NativeArg, native } from '../../src/core/native.ts';
@@ -84,6 +85,8 @@ type Phase = 'forward' | 'assign' | 'loss' | 'backward' | 'optimizer';
 const PHASES: Phase[] = ['forward', 'assign', 'loss', 'backward', 'optimizer'];
 const phaseMs = new Map<Phase, number>(PHASES.map((p) => [p, 0]));
 const nativeMs = new Map<Phase, number>(PHASES.map((p) => [p, 0]));
+// Peak bytes held by live tensor handles, sampled after every op call of the phase.
+const peakLiveMiB = new Map<Phase, number>(PHASES.map((p) => [p, 0]));
 const opStats = new Map<Phase, Map<string, { calls: number; ms: number }>>(PHASES.map((p) => [p, new Map()]));
 let current: Phase = 'forward';
 let recording = false;
@@ -98,6 +101,8 @@ if (profile) {
         return f(id, ...args);
       } finally {
         const dt = performance.now() - t0;
+        const live = native.liveHandles().bytes / 2 ** 20;
+        if (live > peakLiveMiB.get(current)!) peakLiveMiB.set(current, live);
         nativeMs.set(current, nativeMs.get(current)! + dt);
         const m = opStats.get(current)!;
         const n = names[id] ?? `op#${id}`;
@@ -184,6 +189,7 @@ if (profile) {
         .map(([n, s]) => ({ op: n, calls: s.calls / steps, ms: s.ms / steps })),
     ]),
   );
+  out.peakLiveMiB = Object.fromEntries(PHASES.map((p) => [p, peakLiveMiB.get(p)!]));
   out.opCalls = Object.fromEntries(
     PHASES.map((p) => [p, [...opStats.get(p)!.values()].reduce((n, s) => n + s.calls, 0) / steps]),
   );
