@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import * as F from '../../src/core/functional.ts';
 import { native } from '../../src/core/native.ts';
 import { manualSeed } from '../../src/core/random.ts';
-import { keep, noGrad, ones, randint, randn, type Tensor, tidy, zeros } from '../../src/core/tensor.ts';
+import { keep, ones, randint, randn, type Tensor, tidy, zeros } from '../../src/core/tensor.ts';
+import { SGD } from '../../src/nn/optim/sgd.ts';
 
 const [threads = 2, warmup = 3, steps = 10] = process.argv.slice(2).map(Number);
 native.setNumThreads(threads);
@@ -62,40 +63,30 @@ const fcBound = 1 / Math.sqrt(512);
 const fcW = param(tidy(() => randn([1000, 512]).mul(fcBound)));
 const fcB = param(zeros([1000]));
 
+// Each block runs in its own tidy: its intermediates are freed as soon as the block returns
+// (autograd keeps what backward needs), as PyTorch frees them when they go out of scope.
 function forward(x: Tensor): Tensor {
-  let h = F.maxPool2d(F.relu(bnf(F.conv2d(x, stem.c, null, { stride: 2, padding: 3 }), stem.b)), 3, {
-    stride: 2,
-    padding: 1,
-  });
+  let h = tidy(() =>
+    F.maxPool2d(F.relu(bnf(F.conv2d(x, stem.c, null, { stride: 2, padding: 3 }), stem.b)), 3, {
+      stride: 2,
+      padding: 1,
+    }),
+  );
   for (const b of layers) {
-    let o = F.relu(bnf(F.conv2d(h, b.c1, null, { stride: b.stride, padding: 1 }), b.b1));
-    o = bnf(F.conv2d(o, b.c2, null, { padding: 1 }), b.b2);
-    const idn = b.down ? bnf(F.conv2d(h, b.down.c, null, { stride: b.stride }), b.down.b) : h;
-    h = F.relu(o.add(idn));
+    const input = h;
+    h = tidy(() => {
+      let o = F.relu(bnf(F.conv2d(input, b.c1, null, { stride: b.stride, padding: 1 }), b.b1));
+      o = bnf(F.conv2d(o, b.c2, null, { padding: 1 }), b.b2);
+      const idn = b.down ? bnf(F.conv2d(input, b.down.c, null, { stride: b.stride }), b.down.b) : input;
+      return F.relu(o.add(idn));
+    });
+    input.dispose();
   }
-  return F.linear(F.adaptiveAvgPool2d(h, 1).flatten(1), fcW, fcB);
+  return tidy(() => F.linear(F.adaptiveAvgPool2d(h, 1).flatten(1), fcW, fcB));
 }
 
-const momentum = params.map(() => null as Tensor | null);
-function sgdStep(lr: number, mom: number, wd: number): void {
-  noGrad(() => {
-    params.forEach((p, i) => {
-      tidy(() => {
-        const g = p.grad;
-        if (g === null) return;
-        const d = g.add(p, wd);
-        let buf = momentum[i];
-        if (buf === null || buf === undefined) {
-          buf = keep(d.clone());
-          momentum[i] = buf;
-        } else {
-          buf.mul_(mom).add_(d);
-        }
-        p.add_(buf, -lr);
-      });
-    });
-  });
-}
+// detkd's SGD (momentum, weight decay; multi-tensor ops, bit-identical to torch.optim.SGD).
+const opt = new SGD(params, { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
 
 const x = keep(randn([8, 3, 256, 256]));
 const y = keep(randint(0, 1000, [8]));
@@ -104,10 +95,10 @@ let lossValue = 0;
 for (let i = 0; i < warmup + steps; i++) {
   const t0 = performance.now();
   tidy(() => {
-    for (const p of params) p.grad = null;
+    opt.zeroGrad();
     const loss = F.crossEntropy(forward(x), y);
     loss.backward();
-    sgdStep(0.01, 0.9, 1e-4);
+    opt.step();
     lossValue = loss.item();
   });
   const dt = performance.now() - t0;

@@ -18,6 +18,9 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     allocator: { type: 'string', default: 'same' },
     only: { type: 'string' },
+    // V8 flags for the detkd side; the detkd CLI runs with --single-threaded-gc (V8's GC helper
+    // threads otherwise compete with libtorch's threads on few cores).
+    'node-flags': { type: 'string', default: '--single-threaded-gc' },
     warmup: { type: 'string', default: '3' },
     steps: { type: 'string', default: '10' },
   },
@@ -41,10 +44,14 @@ const median = (xs) => {
 };
 const run = (cmd, args) =>
   JSON.parse(execFileSync(cmd, args, { env, encoding: 'utf8' }).trim().split('\n').pop());
-const node = (script, args) => run(process.execPath, ['--import', 'tsx', join(here, script), ...args]);
+const nodeFlags = values['node-flags'].split(' ').filter(Boolean);
+const node = (script, args) =>
+  run(process.execPath, [...nodeFlags, '--import', 'tsx', join(here, script), ...args]);
 const py = (script, args) => run(PY, [join(here, script), ...args]);
 
-console.log(`engine bench: ${rounds} rounds, ${values.threads} threads, allocator=${values.allocator}`);
+console.log(
+  `engine bench: ${rounds} rounds, ${values.threads} threads, allocator=${values.allocator}, node flags '${nodeFlags.join(' ')}'`,
+);
 if (!values.only || values.only === 'ops') {
   const d = [];
   const p = [];
