@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 // The detkd command. Runs the compiled CLI from dist/ when it is built, else the TypeScript
 // sources. tsx is registered either way: recipes are TypeScript files the CLI imports at run time.
 import { existsSync } from 'node:fs';
