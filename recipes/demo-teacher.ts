@@ -17,9 +17,10 @@ export const recipe = defineRecipe({
   },
   train: {
     ...student.train,
-    epochs: 24,
+    // Twice the student's epochs on a 3x larger model (about 30 min on 2 cores).
+    epochs: 12,
     lr: {
-      rule: { kind: 'multistep', milestones: [18, 22], gamma: 0.1 },
+      rule: { kind: 'multistep', milestones: [9, 11], gamma: 0.1 },
       byEpoch: true,
       warmup: { kind: 'linear', iters: 300, ratio: 0.1 },
     },
