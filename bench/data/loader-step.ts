@@ -2,7 +2,8 @@
 // demo images resized to 192 px) timed on one preloaded batch, and with the DetectionLoader
 // decoding demo PNGs ahead of it in 1 or 2 worker threads, in alternating rounds. One thread
 // budget: libtorch's intra-op threads and OpenBLAS = DETKD_NUM_THREADS (default: all cores),
-// libvips one thread per decode, parallelism from loader workers.
+// libvips one thread per decode, parallelism from loader workers. The 'cached' variant keeps
+// decoded images in memory (epoch 0 fills the cache; epoch 1 is timed), as the recipes do.
 //   node --import tsx bench/data/loader-step.ts [--rounds 3] [--steps 12] [--workers 0,1,2]
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -87,12 +88,20 @@ async function preloaded(): Promise<number> {
   return median(times);
 }
 
-async function streaming(numWorkers: number): Promise<number> {
-  const loader = new DetectionLoader(ds, { batchSize: 8, transforms, numWorkers, seed: 1, prefetch: 2 });
+async function streaming(numWorkers: number, cached = false): Promise<number> {
+  const loader = new DetectionLoader(ds, {
+    batchSize: 8,
+    transforms,
+    numWorkers,
+    seed: 1,
+    prefetch: 2,
+    ...(cached ? { cacheBytes: 1 << 30 } : {}),
+  });
+  if (cached) for await (const _ of loader.epoch(0)); // epoch 0 fills the cache (decode only)
   const times: number[] = [];
   let i = 0;
   let t0 = performance.now();
-  for await (const host of loader.epoch(0)) {
+  for await (const host of loader.epoch(cached ? 1 : 0)) {
     const b = toTensorBatch(host);
     step(b.images);
     disposeBatch(b);
@@ -111,9 +120,11 @@ console.log(
 );
 const res: Record<string, number[]> = { preloaded: [] };
 for (const w of workerCounts) res[`loader, ${w} worker(s)`] = [];
+res['loader, 1 worker, cached'] = [];
 for (let r = 0; r < rounds; r++) {
   res.preloaded!.push(await preloaded());
   for (const w of workerCounts) res[`loader, ${w} worker(s)`]!.push(await streaming(w));
+  res['loader, 1 worker, cached']!.push(await streaming(1, true));
   console.log(
     `  round ${r + 1}: ${Object.entries(res)
       .map(([k, v]) => `${k} ${v[r]!.toFixed(0)} ms`)

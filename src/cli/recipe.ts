@@ -24,6 +24,11 @@ export interface RecipeData {
   numWorkers?: number;
   /** Horizontal flip and photometric jitter during training (default true). */
   augment?: boolean;
+  /**
+   * Decoded images kept in memory, in MiB (default 1024; 0 turns it off): after the first epoch
+   * only the transforms run, so decoding stops competing with the training step for cores.
+   */
+  cacheMB?: number;
 }
 
 export type RecipeTrain = Omit<

@@ -196,3 +196,32 @@ test('breaking out early and closing leaves no worker behind', async () => {
   await loader.close();
   await assert.rejects(collect(loader, 0), /closed/);
 });
+
+test('the decoded-image cache gives identical batches (in-process and in a worker) and fills once', async () => {
+  const plain = new DetectionLoader(source, { batchSize: 3, transforms, seed: 5 });
+  const inproc = new DetectionLoader(source, { batchSize: 3, transforms, seed: 5, cacheBytes: 64 << 20 });
+  const worker = new DetectionLoader(source, {
+    batchSize: 3,
+    transforms,
+    seed: 5,
+    numWorkers: 1,
+    cacheBytes: 64 << 20,
+  });
+  try {
+    for (const epoch of [0, 1, 2]) {
+      const want = (await collect(plain, epoch)).map(digest);
+      assert.deepEqual((await collect(inproc, epoch)).map(digest), want, `in-process, epoch ${epoch}`);
+      assert.deepEqual((await collect(worker, epoch)).map(digest), want, `worker, epoch ${epoch}`);
+    }
+    assert.equal(inproc.cacheUsage.images, records.length);
+    assert.equal(worker.cacheUsage.images, records.length);
+    const tiny = new DetectionLoader(source, { batchSize: 3, transforms, seed: 5, cacheBytes: 1 });
+    await collect(tiny, 0);
+    assert.equal(tiny.cacheUsage.images, 0, 'the byte budget is respected');
+    await tiny.close();
+  } finally {
+    await plain.close();
+    await inproc.close();
+    await worker.close();
+  }
+});

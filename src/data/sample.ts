@@ -2,7 +2,7 @@
 // runs in-process and inside loader workers, so batches do not depend on where it ran.
 import { Boxes } from '../structures/boxes.ts';
 import type { ImageMeta } from '../structures/instances.ts';
-import { decodeImageFile } from './decode.ts';
+import { decodeImageFile, type RgbImage } from './decode.ts';
 import { Rng } from './rng.ts';
 import { applyTransforms, makeSample, type Sample, type TransformConfig } from './transforms.ts';
 
@@ -33,14 +33,23 @@ export interface WireSample {
   meta: ImageMeta;
 }
 
+/**
+ * Decodes (unless `decoded` is given: a cached copy of the file's pixels) and transforms one
+ * sample. The transforms' randomness comes from `key` alone, so a cached decode gives the same
+ * sample as a fresh one. With `keepDecoded`, the decoded pixels come back too (for a cache).
+ */
 export async function loadSample(
   record: SampleRecord,
   cfg: TransformConfig,
   key: number,
-): Promise<WireSample> {
-  const img = await decodeImageFile(record.filePath);
+  decoded?: RgbImage,
+  keepDecoded = false,
+): Promise<WireSample & { decoded?: RgbImage }> {
+  const img = decoded ?? (await decodeImageFile(record.filePath));
+  // makeSample converts to a new planar array, so the decoded pixels are never modified.
   const s = applyTransforms(makeSample(img, record), cfg, new Rng(key));
-  return toWire(s);
+  const w = toWire(s);
+  return keepDecoded && decoded === undefined ? { ...w, decoded: img } : w;
 }
 
 export function toWire(s: Sample): WireSample {

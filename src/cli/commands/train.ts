@@ -81,6 +81,7 @@ export const command: Command = {
       seed: recipe.train.seed ?? 0,
       numWorkers: d.numWorkers ?? 1,
       dropLast: true,
+      cacheBytes: (d.cacheMB ?? 1024) * 2 ** 20,
     });
     const task: Task<Batch> = {
       module: det,
