@@ -264,3 +264,36 @@ export async function renderDetections(
     .png()
     .toBuffer();
 }
+
+/**
+ * For drawing small images legibly: when the shorter side is below `minSide`, the image is
+ * upscaled by an integer factor (nearest neighbour: the pixels stay visible as they are) and the
+ * boxes with it. Returns the inputs unchanged otherwise.
+ */
+export function upscaleForDrawing(
+  img: RgbImage,
+  items: readonly DrawItem[],
+  minSide = 512,
+): { img: RgbImage; items: DrawItem[]; factor: number } {
+  const short = Math.min(img.height, img.width);
+  const k = short >= minSide ? 1 : Math.ceil(minSide / short);
+  if (k === 1) return { img, items: [...items], factor: 1 };
+  const H = img.height * k;
+  const W = img.width * k;
+  const data = new Uint8Array(H * W * 3);
+  for (let y = 0; y < H; y++) {
+    const sy = Math.floor(y / k);
+    for (let x = 0; x < W; x++) {
+      const s = (sy * img.width + Math.floor(x / k)) * 3;
+      const d = (y * W + x) * 3;
+      data[d] = img.data[s]!;
+      data[d + 1] = img.data[s + 1]!;
+      data[d + 2] = img.data[s + 2]!;
+    }
+  }
+  return {
+    img: { data, height: H, width: W },
+    items: items.map((it) => ({ ...it, box: [it.box[0] * k, it.box[1] * k, it.box[2] * k, it.box[3] * k] })),
+    factor: k,
+  };
+}

@@ -210,7 +210,7 @@ describe('checkpoint errors', () => {
 });
 
 describe('detkd predict', () => {
-  test('results.json with file names and dataset ids; one PNG per image at its size', async () => {
+  test('results.json with file names and dataset ids; one PNG per image at its size (or upscaled when small)', async () => {
     const out = join(w.dir, 'pred');
     const s = await predict(
       { recipe: w.recipe, checkpoint: w.modelFile, images: w.images, out, scoreThr: 0.3 },
@@ -236,7 +236,10 @@ describe('detkd predict', () => {
       const png = join(out, `img${i}.png`);
       assert.equal(s.drawn[i], png);
       const m = await sharp(png).metadata();
-      assert.deepEqual([m.height, m.width, m.format], [...w.sizes[i]!, 'png'], f);
+      // Images under 512 px are drawn upscaled by an integer factor so labels stay legible.
+      const [h, wd] = w.sizes[i]!;
+      const k = Math.min(h, wd) >= 512 ? 1 : Math.ceil(512 / Math.min(h, wd));
+      assert.deepEqual([m.height, m.width, m.format], [h * k, wd * k, 'png'], f);
     }
     // Evaluating through predict's transform equals eval's: same boxes for image 0.
     const e = await evalCheckpoint({ recipe: w.recipe, checkpoint: w.modelFile }, quiet, quiet);

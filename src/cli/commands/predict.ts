@@ -14,7 +14,7 @@ import { buildDetector } from '../../detection/models/build.ts';
 import { type CocoResultEntry, toCocoResults } from '../../detection/postprocess.ts';
 import { toTensorBatch } from '../../structures/tensor-batch.ts';
 import { loadDetectorCheckpoint, recipeCategories } from '../checkpoint-load.ts';
-import { classColor, type DrawItem, renderDetections } from '../draw.ts';
+import { classColor, type DrawItem, renderDetections, upscaleForDrawing } from '../draw.ts';
 import type { Command } from '../main.ts';
 import { loadRecipe } from '../recipe.ts';
 
@@ -26,7 +26,8 @@ recipe's evaluation transform, and writes
   DIR/results.json   COCO results of every image: {image_id, file_name, category_id,
                      bbox: [x, y, w, h] in original pixels, score}; image_id is the image's
                      index in the IMAGES list, category_id the dataset's id
-  DIR/<name>.png     each image at its original size with the detections drawn: a rectangle
+  DIR/<name>.png     each image with the detections drawn (images under 512 px are drawn
+                     upscaled by an integer factor, nearest neighbour, to keep labels legible): a rectangle
                      per detection in its class's colour and a "classname 0.87" label
                      (<name> is the file name without extension; -<index> is added on clashes)
 
@@ -179,7 +180,9 @@ export async function predict(
       // Lowest score first, so the best detection's label ends up on top.
       items.sort((a, b) => a.score - b.score);
       const png = join(opts.out, `${names[i]}.png`);
-      writeFileSync(png, await renderDetections(img, items));
+      // Small images are drawn upscaled (nearest neighbour) so labels stay legible.
+      const up = upscaleForDrawing(img, items);
+      writeFileSync(png, await renderDetections(up.img, up.items));
       results.push(...entries);
       drawn.push(png);
       log(`${file}: ${entries.length} detection(s) >= ${scoreThr} -> ${png}`);
