@@ -18,6 +18,7 @@
  *  - header padded with spaces to a multiple of 8 so the data buffer starts 8-byte aligned.
  * The reader accepts any key order and any valid padding, and checks everything else strictly.
  */
+
 import {
   closeSync,
   fstatSync,
@@ -29,6 +30,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import type { DType } from './dtype.ts';
 import { DetkdError } from './errors.ts';
 
 /**
@@ -52,18 +54,8 @@ export type SafeDType =
   | 'F8_E5M2'
   | 'F8_E4M3';
 
-/** Engine dtype names (src/core/tensor.ts) that have a safetensors counterpart. */
-export type EngineDTypeName =
-  | 'float32'
-  | 'float64'
-  | 'float16'
-  | 'bfloat16'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+/** Engine dtype names (src/core/dtype.ts); each has a safetensors counterpart. */
+export type EngineDTypeName = DType;
 
 /** One tensor as bytes: `data` is row-major, little-endian, `prod(shape) * itemSize` bytes. */
 export type RawTensor = { dtype: SafeDType; shape: number[]; data: Uint8Array };

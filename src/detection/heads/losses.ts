@@ -84,6 +84,34 @@ function centres(boxes: Tensor): Tensor {
   ); // [N, 2]
 }
 
+/** What every head loss starts from: outputs and targets flattened over levels and images. */
+interface FlatHead {
+  cls: Tensor; // [N, C] logits, N = B * A
+  reg: Tensor; // [N, R] raw box outputs
+  ctr: Tensor | null; // [N] centre-ness logits (ATSS, FCOS)
+  priors: Tensor; // [N, 4] the priors, repeated per image
+  labels: Tensor; // [N] int64, C for background and ignored
+  labelWeights: Tensor; // [N] 0 for ignored priors
+  gtBoxes: Tensor; // [N, 4] the assigned GT box (GT 0 / zeros where not positive)
+  pos: Tensor; // [P] indices of positives
+}
+
+function flatHead(inp: HeadLossInputs, C: number, regChannels: number): FlatHead {
+  const B = inp.gts.length;
+  const c = inp.outputs.centerness;
+  return {
+    cls: flattenLevels(inp.outputs.clsScores, C).reshape(-1, C),
+    reg: flattenLevels(inp.outputs.bboxPreds, regChannels).reshape(-1, regChannels),
+    ctr: c ? flattenLevels(c, 1).reshape(-1) : null,
+    priors: repeatPriors(inp.priors, B),
+    ...batchTargets(inp),
+    pos: cat(inp.assignments.map((a) => a.labels))
+      .lt(C)
+      .nonzero()
+      .flatten(),
+  };
+}
+
 /** A zero that keeps the graph connected (mmdet's `bbox_pred.sum() * 0`). */
 function zeroLoss(t: Tensor): Tensor {
   return t.sum().mul(0);
@@ -115,12 +143,8 @@ export function gflLoss(inp: HeadLossInputs, cfg: GflLossConfig): LossDict {
   const C = cfg.numClasses;
   return tidy(() => {
     const B = inp.gts.length;
-    const cls = flattenLevels(inp.outputs.clsScores, C).reshape(-1, C); // [N, C]
-    const reg = flattenLevels(inp.outputs.bboxPreds, 4 * (n + 1)).reshape(-1, 4 * (n + 1)); // [N, 4(n+1)]
-    const anchors = repeatPriors(inp.priors, B); // [N, 4]
+    const { cls, reg, priors: anchors, labels, labelWeights, gtBoxes, pos } = flatHead(inp, C, 4 * (n + 1));
     const strides = cat(Array.from({ length: B }, () => priorStrides(inp.priors))); // [N]
-    const { labels, labelWeights, gtBoxes } = batchTargets(inp);
-    const pos = labels.lt(C).nonzero().flatten(); // [P]
     const numPos = pos.size(0);
     let score = zeros([labels.size(0)], { device: labels.device });
     let lossBbox: Tensor;
@@ -193,13 +217,9 @@ export interface AtssLossConfig {
 export function atssLoss(inp: HeadLossInputs, cfg: AtssLossConfig): LossDict {
   const C = cfg.numClasses;
   return tidy(() => {
-    const B = inp.gts.length;
-    const cls = flattenLevels(inp.outputs.clsScores, C).reshape(-1, C);
-    const reg = flattenLevels(inp.outputs.bboxPreds, 4).reshape(-1, 4);
-    const ctr = flattenLevels(inp.outputs.centerness!, 1).reshape(-1);
-    const anchors = repeatPriors(inp.priors, B);
-    const { labels, labelWeights, gtBoxes } = batchTargets(inp);
-    const pos = labels.lt(C).nonzero().flatten();
+    const f = flatHead(inp, C, 4);
+    const { cls, reg, priors: anchors, labels, labelWeights, gtBoxes, pos } = f;
+    const ctr = f.ctr!;
     const numPos = pos.size(0);
     const avg = perImagePositives(inp.assignments, C);
     let lossBbox: Tensor;
@@ -242,12 +262,7 @@ export interface RetinaLossConfig {
 export function retinaLoss(inp: HeadLossInputs, cfg: RetinaLossConfig): LossDict {
   const C = cfg.numClasses;
   return tidy(() => {
-    const B = inp.gts.length;
-    const cls = flattenLevels(inp.outputs.clsScores, C).reshape(-1, C);
-    const reg = flattenLevels(inp.outputs.bboxPreds, 4).reshape(-1, 4);
-    const anchors = repeatPriors(inp.priors, B);
-    const { labels, labelWeights, gtBoxes } = batchTargets(inp);
-    const pos = labels.lt(C).nonzero().flatten();
+    const { cls, reg, priors: anchors, labels, labelWeights, gtBoxes, pos } = flatHead(inp, C, 4);
     const numPos = pos.size(0);
     const avg = perImagePositives(inp.assignments, C);
     let lossBbox: Tensor;
@@ -296,18 +311,16 @@ export function fcosLoss(inp: HeadLossInputs, extra: FcosExtraTargets, cfg: Fcos
   const C = cfg.numClasses;
   return tidy(() => {
     const B = inp.gts.length;
-    const cls = flattenLevels(inp.outputs.clsScores, C).reshape(-1, C);
-    const reg = flattenLevels(inp.outputs.bboxPreds, 4).reshape(-1, 4);
-    const ctr = flattenLevels(inp.outputs.centerness!, 1).reshape(-1);
-    const points = repeatPriors(inp.priors, B);
-    const { labels, labelWeights } = batchTargets(inp);
+    const f = flatHead(inp, C, 4);
+    const { cls, reg, priors: points, labels, labelWeights } = f;
+    const ctr = f.ctr!;
     let bboxTargets = cat(extra.bboxTargets);
     if (cfg.normOnBbox) {
       const s = cat(Array.from({ length: B }, () => priorStrides(inp.priors))).unsqueeze(1);
       bboxTargets = bboxTargets.div(s);
     }
     const ctrTargetsAll = cat(extra.centerness);
-    const pos = labels.lt(C).nonzero().flatten();
+    const pos = f.pos;
     const numPos = pos.size(0);
     const avg = Math.max(numPos, 1);
     let lossBbox: Tensor;
