@@ -21,10 +21,10 @@ export const recipe = defineRecipe({
     numLevels: 3,
   },
   train: {
-    epochs: 6,
+    epochs: 3,
     optimizer: { kind: 'sgd', lr: 0.02, momentum: 0.9, weightDecay: 1e-4 },
     lr: {
-      rule: { kind: 'multistep', milestones: [5], gamma: 0.1 },
+      rule: { kind: 'multistep', milestones: [2], gamma: 0.1 },
       byEpoch: true,
       warmup: { kind: 'linear', iters: 200, ratio: 0.1 },
     },

@@ -149,7 +149,7 @@ export function loadDetectorCheckpoint(
         if (src === undefined) missing.push(`'${k}' ${fmtShape(dst.shape)}`);
         else if (src.shape.length !== dst.shape.length || src.shape.some((d, i) => d !== dst.shape[i])) {
           mismatched.push(`'${k}' checkpoint ${fmtShape(src.shape)} vs model ${fmtShape(dst.shape)}`);
-        } else if (src.dtype !== dst.dtype) {
+        } else if (src.dtype !== dst.dtype && !(halfStorage(src.dtype) && dst.dtype === 'float32')) {
           mismatched.push(`'${k}' checkpoint ${src.dtype} vs model ${dst.dtype}`);
         }
       }
@@ -180,8 +180,21 @@ export function loadDetectorCheckpoint(
         `checkpoint ${path} does not fit recipe '${recipe.name}' (${kind === 'checkpoint' ? 'resumable checkpoint' : kind === 'model' ? 'model file' : 'plain safetensors'}, ${weights.size} tensors; model ${model.constructor.name} has ${live.size}): ${problems.join('; ')}.${why}`,
       );
     }
+    // Half-precision storage (a committed fp16 teacher) is widened to the model's float32.
+    const widened: Tensor[] = [];
+    for (const [k, t] of weights) {
+      if (halfStorage(t.dtype) && live.has(k)) {
+        const f = t.float();
+        widened.push(f);
+        weights.set(k, f);
+      }
+    }
     // strict: false only lets the ignored keys through; everything else was checked above.
-    model.loadStateDict(weights, { strict: false });
+    try {
+      model.loadStateDict(weights, { strict: false });
+    } finally {
+      dispose(widened);
+    }
     const notes: string[] = [];
     if (otherRecipe) {
       notes.push(
@@ -268,4 +281,9 @@ export async function recipeValSet(
   if (v === undefined)
     throw new DetkdError(`recipe ${recipe.name}: data needs either 'synth' or both 'train' and 'val'`);
   return loadCoco({ annFile: v.ann, imageDir: v.images });
+}
+
+/** fp16/bf16 tensors in a file are storage only: they load into float32 parameters. */
+function halfStorage(d: string): boolean {
+  return d === 'float16' || d === 'bfloat16';
 }

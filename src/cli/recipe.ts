@@ -1,11 +1,11 @@
 // Recipes: typed TypeScript configs (ARCHITECTURE principle 2). A recipe module under recipes/
 // (or anywhere) exports `recipe = defineRecipe({...})`; a variant imports another and spreads it.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DetkdError } from '../core/errors.ts';
 import { type CocoDataset, loadCoco } from '../data/coco.ts';
-import { generateSynth } from '../data/synth/generate.ts';
+import { generateSynth, SYNTH_VERSION } from '../data/synth/generate.ts';
 import type { SynthPreset } from '../data/synth/presets.ts';
 import type { ResizeSpec } from '../data/transforms.ts';
 import type { DetectorConfig } from '../detection/models/build.ts';
@@ -124,6 +124,16 @@ export async function prepareData(
       synthHash = m.hash;
       log(`  done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
+    if (synthHash === undefined) {
+      // Already there: the manifest carries the hash (and the generator version) it was made with.
+      const m = readSynthManifest(dir);
+      synthHash = m.hash;
+      if (m.version !== SYNTH_VERSION) {
+        log(
+          `note: ${dir} was made by synthetic generator v${m.version}; this detkd writes v${SYNTH_VERSION} (delete the folder to regenerate)`,
+        );
+      }
+    }
     train = { ann: join(dir, 'train.json'), images: join(dir, 'images') };
     val = { ann: join(dir, 'val.json'), images: join(dir, 'images') };
   }
@@ -134,4 +144,23 @@ export async function prepareData(
     val: await loadCoco({ annFile: val.ann, imageDir: val.images }),
     ...(synthHash ? { synthHash } : {}),
   };
+}
+
+/** The manifest (`synth.json`) of a generated dataset: generator version and dataset hash. */
+export function readSynthManifest(dir: string): { version: number; hash: string } {
+  const path = join(dir, 'synth.json');
+  let m: unknown;
+  try {
+    m = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new DetkdError(`${path}: cannot read the synthetic dataset manifest (${(e as Error).message})`);
+  }
+  const version = m !== null && typeof m === 'object' ? Reflect.get(m, 'version') : undefined;
+  const hash = m !== null && typeof m === 'object' ? Reflect.get(m, 'hash') : undefined;
+  if (typeof version !== 'number' || typeof hash !== 'string') {
+    throw new DetkdError(
+      `${path}: expected numeric 'version' and string 'hash' fields; delete the folder to regenerate`,
+    );
+  }
+  return { version, hash };
 }

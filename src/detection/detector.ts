@@ -220,33 +220,35 @@ export class DenseDetector extends Module {
       return lv;
     });
     const maxShape = meta.imgShape;
-    return postprocessImage(
-      levels,
-      (priors, preds) => {
-        switch (s.kind) {
-          case 'retina':
-            return deltaXYWHDecode(priors, preds, { maxShape });
-          case 'atss':
-            return deltaXYWHDecode(priors, preds, { stds: ATSS_STDS, maxShape });
-          case 'gfl': {
-            // Single square anchor of side octave_base_scale * stride: stride = side / 8.
-            const side = priors.select(1, 2).sub(priors.select(1, 0)).unsqueeze(1);
-            const stride = side.div(s.priors.scales[0]!);
-            const c = priors
-              .slice(1, 0, 2)
-              .add(priors.slice(1, 2, 4))
-              .div(2);
-            return distance2bbox(c, integral(preds, s.head.regMax).mul(stride), maxShape);
-          }
-          case 'fcos': {
-            const d = s.head.normOnBbox ? preds.mul(priors.select(1, 2).unsqueeze(1)) : preds;
-            return distance2bbox(priors, d, maxShape);
-          }
-        }
-      },
-      meta,
-      this.postprocessConfig,
-    );
+    return postprocessImage(levels, (priors, preds) => this.decode(priors, preds, maxShape), meta, this.postprocessConfig);
+  }
+
+  /**
+   * Decodes raw box-branch outputs into boxes: priors [N, 4] (anchors xyxy, or points (x, y,
+   * stride, stride)), preds [N, R] -> [N, 4] xyxy input pixels, clipped to maxShape [h, w] if given.
+   */
+  decode(priors: Tensor, preds: Tensor, maxShape?: readonly [number, number]): Tensor {
+    const s = this.spec;
+    const clip = maxShape ? { maxShape } : {};
+    switch (s.kind) {
+      case 'retina':
+        return deltaXYWHDecode(priors, preds, clip);
+      case 'atss':
+        return deltaXYWHDecode(priors, preds, { stds: ATSS_STDS, ...clip });
+      case 'gfl':
+        return tidy(() => {
+          // Single square anchor of side octave_base_scale * stride: stride = side / 8.
+          const side = priors.select(1, 2).sub(priors.select(1, 0)).unsqueeze(1);
+          const stride = side.div(s.priors.scales[0]!);
+          const c = priors.slice(1, 0, 2).add(priors.slice(1, 2, 4)).div(2);
+          return distance2bbox(c, integral(preds, s.head.regMax).mul(stride), maxShape);
+        });
+      case 'fcos':
+        return tidy(() => {
+          const d = s.head.normOnBbox ? preds.mul(priors.select(1, 2).unsqueeze(1)) : preds;
+          return distance2bbox(priors, d, maxShape);
+        });
+    }
   }
 }
 

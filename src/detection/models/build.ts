@@ -36,6 +36,11 @@ export interface DetectorConfig {
   /** FCOS: regress ranges per level (default mmdet's, cut to numLevels), centre sampling. */
   fcos?: { regressRanges?: [number, number][]; centerSampling?: boolean; centerSampleRadius?: number };
   postprocess?: PostprocessConfig;
+  /**
+   * Input normalisation, RGB per channel (default mmdet's ImageNet mean/std). A teacher and a
+   * student may differ here: each normalises the raw batch itself.
+   */
+  normalize?: { mean: [number, number, number]; std: [number, number, number] };
 }
 
 export function buildDetector(cfg: DetectorConfig): DenseDetector {
@@ -65,6 +70,7 @@ export function buildDetector(cfg: DetectorConfig): DenseDetector {
     neck,
     numClasses: cfg.numClasses,
     ...(cfg.postprocess ? { postprocess: cfg.postprocess } : {}),
+    ...(cfg.normalize ? { mean: cfg.normalize.mean, std: cfg.normalize.std } : {}),
   };
   switch (cfg.kind) {
     case 'retina':

@@ -1,0 +1,234 @@
+// `detkd compare RECIPES... --out DIR [--seeds K] [--epochs N] [--teacher CKPT] [--device D]`:
+// trains the baseline student and each distilled student with the same seeds, evaluates the
+// teacher once, and writes DIR/results.md (the table) and DIR/ap.png (AP per arm). Every run
+// lives in DIR/<arm>/seed-<s>/ with its own checkpoints: a finished run (result.json) is skipped,
+// an interrupted one resumes exactly where it stopped, so rerunning the same command continues an
+// interrupted comparison. The table is rewritten after every run.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DetkdError } from '../../core/errors.ts';
+import { evaluateDetector } from '../../detection/evaluate.ts';
+import { plotAp } from '../compare/plot.ts';
+import { type ArmSummary, markdownTable, summarise } from '../compare/table.ts';
+import { baselineOf, type DistillRecipe, isDistillRecipe } from '../distill-recipe.ts';
+import type { Command } from '../main.ts';
+import { type DetectionRecipe, loadRecipe, prepareData } from '../recipe.ts';
+import { cocoMetrics, loadTeacher, type RunResult, runRecipe, studentMacs } from '../run-recipe.ts';
+
+const USAGE = `usage: detkd compare RECIPES... --out DIR [--seeds K] [--epochs N] [--teacher CKPT] [--device D]
+
+Trains the baseline student and each distillation recipe's student with the same seeds
+(0..K-1, default 3) and reports them against the teacher: DIR/results.md and DIR/ap.png.
+All recipes must distil the same student (model, data) from the same teacher.
+Rerun the same command to continue an interrupted comparison (finished runs are kept,
+interrupted ones resume).
+  --epochs N     train every arm N epochs instead of the recipe's (LR milestones scale along)
+  --teacher CKPT teacher weights for every arm (default: the recipes')`;
+
+/** JSON with sorted keys, to compare configs. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(Reflect.get(v, k))}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** The recipe with its length changed to `epochs` (multistep milestones scaled, rounded, kept >= 1). */
+export function withEpochs<R extends DetectionRecipe>(r: R, epochs: number | undefined): R {
+  if (epochs === undefined) return r;
+  const old = r.train.epochs ?? epochs;
+  const lr = r.train.lr;
+  let newLr = lr;
+  if (lr && lr.rule.kind === 'multistep' && lr.byEpoch) {
+    const ms = [
+      ...new Set(
+        lr.rule.milestones.map((m) => Math.max(1, Math.min(epochs - 1, Math.round((m * epochs) / old)))),
+      ),
+    ];
+    newLr = { ...lr, rule: { ...lr.rule, milestones: ms.filter((m) => m >= 1 && m < epochs) } };
+  }
+  return {
+    ...r,
+    train: { ...r.train, epochs, evalInterval: epochs, ...(newLr ? { lr: newLr } : {}) },
+  };
+}
+
+function readResult(dir: string): RunResult | null {
+  const p = join(dir, 'result.json');
+  if (!existsSync(p)) return null;
+  return JSON.parse(readFileSync(p, 'utf8')) as RunResult;
+}
+
+export const command: Command = {
+  summary: 'train baseline and distilled students side by side and tabulate them',
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string' },
+        seeds: { type: 'string', default: '3' },
+        epochs: { type: 'string' },
+        teacher: { type: 'string' },
+        device: { type: 'string', default: 'cpu' },
+        help: { type: 'boolean', default: false },
+      },
+    });
+    if (values.help || positionals.length === 0 || values.out === undefined) {
+      console.log(USAGE);
+      return values.help ? 0 : 2;
+    }
+    const K = Number(values.seeds);
+    if (!Number.isInteger(K) || K < 1)
+      throw new DetkdError(`--seeds: expected a positive integer, got '${values.seeds}'`);
+    const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
+    if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) {
+      throw new DetkdError(`--epochs: expected a positive integer, got '${values.epochs}'`);
+    }
+    const recipes: DistillRecipe[] = [];
+    for (const p of positionals) {
+      const r = await loadRecipe(p);
+      if (!isDistillRecipe(r))
+        throw new DetkdError(`recipe ${p}: '${r.name}' is not a distillation recipe (no 'distill' section)`);
+      recipes.push(withEpochs(r, epochs));
+    }
+    const first = recipes[0]!;
+    const base = baselineOf(first);
+    for (const r of recipes.slice(1)) {
+      const b = baselineOf(r);
+      if (
+        canonical(b.model) !== canonical(base.model) ||
+        canonical(b.data) !== canonical(base.data) ||
+        canonical(b.train) !== canonical(base.train)
+      ) {
+        throw new DetkdError(
+          `compare: '${r.name}' and '${first.name}' distil different students (model, data or schedule differ); a comparison needs one baseline`,
+        );
+      }
+      if (
+        r.distill.teacher.recipe.name !== first.distill.teacher.recipe.name ||
+        (values.teacher === undefined && r.distill.teacher.checkpoint !== first.distill.teacher.checkpoint)
+      ) {
+        throw new DetkdError(`compare: '${r.name}' and '${first.name}' use different teachers`);
+      }
+    }
+    const names = new Set<string>();
+    for (const r of recipes) {
+      if (names.has(r.name) || r.name === 'baseline' || r.name === 'teacher')
+        throw new DetkdError(`compare: arm name '${r.name}' is used twice or reserved`);
+      names.add(r.name);
+    }
+    const out = values.out;
+    mkdirSync(out, { recursive: true });
+    const device = values.device;
+    const teacherCkpt = values.teacher ?? first.distill.teacher.checkpoint;
+    const seeds = Array.from({ length: K }, (_, i) => i);
+    const arms: { name: string; recipe: DetectionRecipe }[] = [
+      { name: 'baseline', recipe: { ...base, name: 'baseline' } },
+      ...recipes.map((r) => ({ name: r.name, recipe: r as DetectionRecipe })),
+    ];
+    console.log(
+      `detkd compare: ${arms.length} arms (${arms.map((a) => a.name).join(', ')}) x ${K} seed(s), ${base.train.epochs ?? '?'} epochs each -> ${out}`,
+    );
+
+    // The teacher, evaluated once.
+    const teacherFile = join(out, 'teacher.json');
+    let teacher: {
+      name: string;
+      metrics: Record<string, number>;
+      params: number;
+      macs: number | null;
+      checkpoint: string;
+    } | null = null;
+    if (existsSync(teacherFile)) {
+      teacher = JSON.parse(readFileSync(teacherFile, 'utf8'));
+      if (teacher?.checkpoint !== teacherCkpt) teacher = null;
+    }
+    if (teacher === null) {
+      console.log(`evaluating the teacher ${teacherCkpt} on the val set ...`);
+      const data = await prepareData(first);
+      const t = loadTeacher(first, data, teacherCkpt, device, (s) => console.log(s));
+      const e = await t.peek((m) =>
+        evaluateDetector(m, data.val, { resize: first.data.resize, batchSize: first.data.batchSize, device }),
+      );
+      const macs = t.peek((m) => studentMacs(m, first.data.resize, device));
+      teacher = {
+        name: first.distill.teacher.recipe.name,
+        metrics: cocoMetrics({ ...e.coco.stats }),
+        params: t.numParameters(),
+        macs,
+        checkpoint: teacherCkpt,
+      };
+      t.dispose();
+      writeFileSync(teacherFile, `${JSON.stringify(teacher, null, 2)}\n`);
+      console.log(`  teacher AP ${(teacher.metrics.AP! * 100).toFixed(1)}`);
+    }
+
+    const writeTable = async (): Promise<string> => {
+      const results = new Map<string, RunResult[]>();
+      for (const a of arms) {
+        results.set(
+          a.name,
+          seeds
+            .map((s) => readResult(join(out, a.name, `seed-${s}`)))
+            .filter((r): r is RunResult => r !== null),
+        );
+      }
+      // Only seeds every arm finished, so means compare like with like.
+      const shared = seeds.filter((s) => arms.every((a) => results.get(a.name)!.some((r) => r.seed === s)));
+      const summaries: ArmSummary[] = arms.map((a) => summarise(a.name, results.get(a.name)!, shared));
+      const md = markdownTable({
+        teacher: teacher
+          ? { name: teacher.name, metrics: teacher.metrics, params: teacher.params, macs: teacher.macs }
+          : null,
+        baseline: summaries[0]!,
+        methods: summaries.slice(1),
+        seeds: shared,
+      });
+      const pending = arms.flatMap((a) =>
+        seeds
+          .filter((s) => !results.get(a.name)!.some((r) => r.seed === s))
+          .map((s) => `${a.name}/seed-${s}`),
+      );
+      writeFileSync(
+        join(out, 'results.md'),
+        `# detkd compare\n\n${md}${pending.length > 0 ? `\nNot finished yet: ${pending.join(', ')}.\n` : ''}`,
+      );
+      if (shared.length > 0) await plotAp(summaries, teacher?.metrics.AP ?? null, join(out, 'ap.png'));
+      return md;
+    };
+
+    const total = arms.length * K;
+    let k = 0;
+    // Seed-major order: an interrupted comparison has complete seeds to show.
+    for (const s of seeds) {
+      for (const a of arms) {
+        k++;
+        const dir = join(out, a.name, `seed-${s}`);
+        if (readResult(dir) !== null) {
+          console.log(`[${k}/${total}] ${a.name} seed ${s}: done earlier`);
+          continue;
+        }
+        const resume = existsSync(join(dir, 'last.safetensors'));
+        console.log(`[${k}/${total}] ${a.name} seed ${s}${resume ? ' (resuming)' : ''} -> ${dir}`);
+        await runRecipe(a.recipe, {
+          runDir: dir,
+          resume,
+          overwrite: !resume,
+          device,
+          seed: s,
+          ...(values.teacher ? { teacherCheckpoint: values.teacher } : {}),
+        });
+        await writeTable();
+      }
+    }
+    const md = await writeTable();
+    console.log(`\n${md}\ntable: ${join(out, 'results.md')}, plot: ${join(out, 'ap.png')}`);
+    return 0;
+  },
+};

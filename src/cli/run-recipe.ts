@@ -1,0 +1,270 @@
+// Trains one recipe (a plain detector or a distillation) with the generic Trainer and writes
+// `result.json` beside the checkpoints: the final metrics, time per step, the student's parameters
+// and MACs. `detkd train`, `detkd distill`, `detkd compare` and the demo all go through here, so
+// a baseline and its distilled variants are built, seeded and measured the same way.
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DetkdError } from '../core/errors.ts';
+import { manualSeed } from '../core/random.ts';
+import { noGrad, type Tensor, tidy, zeros } from '../core/tensor.ts';
+import { DetectionLoader } from '../data/loader.ts';
+import { evalTransforms, type ResizeSpec, trainTransforms } from '../data/transforms.ts';
+import type { DenseDetector } from '../detection/detector.ts';
+import { evaluateDetector } from '../detection/evaluate.ts';
+import { buildDetector } from '../detection/models/build.ts';
+import { Distiller, inheritNeckAndHead } from '../distill/distiller.ts';
+import { Frozen } from '../distill/frozen.ts';
+import { countMacs } from '../nn/macs.ts';
+import type { ImageMeta } from '../structures/instances.ts';
+import type { Batch } from '../structures/tensor-batch.ts';
+import type { JsonValue } from '../train/checkpoint.ts';
+import { detectionSource, type Metrics, type Task, type TrainContext } from '../train/task.ts';
+import { type FitResult, Trainer } from '../train/trainer.ts';
+import { loadDetectorCheckpoint } from './checkpoint-load.ts';
+import { type DistillRecipe, isDistillRecipe } from './distill-recipe.ts';
+import { type DetectionRecipe, prepareData, type RecipeDatasets } from './recipe.ts';
+
+export interface RunRecipeOptions {
+  runDir: string;
+  resume?: boolean;
+  overwrite?: boolean;
+  device?: string;
+  /** Overrides the distill recipe's teacher checkpoint. */
+  teacherCheckpoint?: string;
+  /** Overrides recipe.train.seed (compare runs every arm with the same seeds). */
+  seed?: number;
+  log?: (s: string) => void;
+}
+
+/** What `result.json` holds. */
+export interface RunResult {
+  recipe: string;
+  seed: number;
+  status: FitResult['status'];
+  /** Metrics of the last evaluation (the end of training): what a comparison reports. */
+  final: Metrics | null;
+  best: { metric: string; value: number; epoch: number } | null;
+  /** Mean seconds per training iteration (log.jsonl, warm-up window excluded). */
+  sPerIt: number | null;
+  studentParams: number;
+  /** Student MACs for one image at the recipe's input size. */
+  studentMacs: number | null;
+  teacher?: { checkpoint: string; params: number };
+  terms?: string[];
+}
+
+export function detectorFor(recipe: DetectionRecipe, data: RecipeDatasets): DenseDetector {
+  const n = data.train.categories.size;
+  if (recipe.model.numClasses !== n) {
+    throw new DetkdError(
+      `recipe ${recipe.name}: model.numClasses is ${recipe.model.numClasses} but ${data.train.annFile} has ${n} categories`,
+    );
+  }
+  return buildDetector(recipe.model);
+}
+
+/** COCO metrics as the trainer logs them. */
+export function cocoMetrics(s: { [k: string]: number }): Metrics {
+  const out: Metrics = {};
+  for (const k of ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100']) out[k] = s[k]!;
+  return out;
+}
+
+/** The input size MACs are counted at: the fixed size, or the short x max side for a ratio resize. */
+function macsInput(resize: ResizeSpec | null): [number, number] | null {
+  if (resize === null) return null;
+  if (resize.kind === 'fixed') return [resize.height, resize.width];
+  return null;
+}
+
+export function studentMacs(det: DenseDetector, resize: ResizeSpec | null, device: string): number | null {
+  const hw = macsInput(resize);
+  if (hw === null) return null;
+  return noGrad(() =>
+    tidy(() => {
+      const wasTraining = det.training;
+      det.eval();
+      try {
+        const x = zeros([1, 3, hw[0], hw[1]], { device });
+        const meta: ImageMeta = {
+          imageId: 0,
+          fileName: '(MAC count)',
+          oriShape: hw,
+          imgShape: hw,
+          padShape: hw,
+          scaleFactor: [1, 1],
+          flipped: false,
+        };
+        const { count } = countMacs(det, () => det.forward(x, [meta]));
+        return count.total;
+      } finally {
+        det.train(wasTraining);
+      }
+    }),
+  );
+}
+
+/** Mean s_per_it of the train records in log.jsonl, without the first window (warm-up, cache fill). */
+export function meanStepTime(runDir: string): number | null {
+  const path = join(runDir, 'log.jsonl');
+  if (!existsSync(path)) return null;
+  const xs: number[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.startsWith('{"type":"train"')) continue;
+    try {
+      const r = JSON.parse(line) as { s_per_it?: number };
+      if (typeof r.s_per_it === 'number') xs.push(r.s_per_it);
+    } catch {
+      // a torn last line of an interrupted run
+    }
+  }
+  const use = xs.length > 2 ? xs.slice(1) : xs;
+  return use.length === 0 ? null : use.reduce((a, b) => a + b, 0) / use.length;
+}
+
+/** Builds the frozen teacher of a distill recipe from its checkpoint. */
+export function loadTeacher(
+  r: DistillRecipe,
+  data: RecipeDatasets,
+  checkpoint: string,
+  device: string,
+  log: (s: string) => void,
+): Frozen<DenseDetector> {
+  const tr = r.distill.teacher.recipe;
+  const teacher = detectorFor(tr, data);
+  if (device !== 'cpu') teacher.to(device);
+  const info = loadDetectorCheckpoint(teacher, checkpoint, tr, { device });
+  for (const n of info.notes) log(`  note: ${n}`);
+  return new Frozen(teacher);
+}
+
+/** Trains `recipe` into `o.runDir` and writes result.json there. */
+export async function runRecipe(recipe: DetectionRecipe, o: RunRecipeOptions): Promise<RunResult> {
+  const log = o.log ?? console.log;
+  const device = o.device ?? 'cpu';
+  const seed = o.seed ?? recipe.train.seed ?? 0;
+  const data = await prepareData(recipe, log);
+  log(
+    `  train ${data.train.length} images, val ${data.val.length} images, ${data.train.categories.size} classes`,
+  );
+  // The initial weights come from the global generator: seed it before building, so a recipe and
+  // seed give the same run every time, and a baseline and its distilled variants start from the
+  // same student weights (the student is built first; teacher and adapters after it).
+  manualSeed(seed);
+  const student = detectorFor(recipe, data);
+  if (device !== 'cpu') student.to(device);
+  const params = student.numParameters();
+  const macs = studentMacs(student, recipe.data.resize, device);
+  log(
+    `  student: ${recipe.model.kind}, ${(params / 1e6).toFixed(2)} M parameters${macs === null ? '' : `, ${(macs / 1e9).toFixed(3)} GMACs/image`}`,
+  );
+
+  let module: DenseDetector | Distiller = student;
+  let losses: (b: Batch, ctx: TrainContext) => Record<string, Tensor> = (b) => student.losses(b);
+  let teacherInfo: RunResult['teacher'];
+  let termNames: string[] | undefined;
+  let teacherName: string | undefined;
+  if (isDistillRecipe(recipe)) {
+    teacherName = recipe.distill.teacher.recipe.name;
+    const ckpt = o.teacherCheckpoint ?? recipe.distill.teacher.checkpoint;
+    const teacher = loadTeacher(recipe, data, ckpt, device, log);
+    teacherInfo = { checkpoint: ckpt, params: teacher.numParameters() };
+    log(
+      `  teacher: ${recipe.distill.teacher.recipe.name} from ${ckpt}, ${(teacherInfo.params / 1e6).toFixed(2)} M parameters (frozen)`,
+    );
+    if (recipe.distill.inherit) {
+      const n = inheritNeckAndHead(student, teacher);
+      log(`  inherit: copied ${n} neck/head tensors from the teacher`);
+    }
+    const pair = { student, teacher };
+    const terms = recipe.distill.terms(pair);
+    const d = new Distiller({
+      student,
+      teacher,
+      terms,
+      ...(recipe.distill.assignment ? { assignment: recipe.distill.assignment(pair) } : {}),
+    });
+    if (device !== 'cpu') d.to(device);
+    termNames = terms.map((t) => t.name);
+    const extra = d.numParameters() - params;
+    log(
+      `  distill: ${termNames.length > 0 ? termNames.join(' + ') : 'no loss terms'}${recipe.distill.assignment ? ' + teacher assignment (LAD)' : ''}${extra > 0 ? `; ${extra} trainable distillation parameters (not exported)` : ''}`,
+    );
+    module = d;
+    losses = (b, ctx) => d.losses(b, ctx);
+  }
+
+  const dcfg = recipe.data;
+  const loader = new DetectionLoader(data.train, {
+    batchSize: dcfg.batchSize,
+    transforms: dcfg.augment === false ? evalTransforms(dcfg.resize) : trainTransforms(dcfg.resize),
+    seed,
+    numWorkers: dcfg.numWorkers ?? 1,
+    dropLast: true,
+    cacheBytes: (dcfg.cacheMB ?? 1024) * 2 ** 20,
+  });
+  const task: Task<Batch> = {
+    module,
+    losses,
+    evaluate: async () => {
+      const e = await evaluateDetector(student, data.val, {
+        resize: dcfg.resize,
+        batchSize: dcfg.batchSize,
+        device,
+      });
+      log(
+        `  eval: AP ${(e.coco.stats.AP * 100).toFixed(1)}, AP50 ${(e.coco.stats.AP50 * 100).toFixed(1)} (${e.imagesPerSecond.toFixed(1)} img/s)`,
+      );
+      return cocoMetrics({ ...e.coco.stats });
+    },
+    exportModule: () => student,
+  };
+  const stored = JSON.parse(
+    JSON.stringify({
+      ...recipe,
+      train: { ...recipe.train, seed },
+      ...(data.synthHash ? { synthHash: data.synthHash } : {}),
+      ...(termNames
+        ? { distill: { teacher: teacherName, checkpoint: teacherInfo?.checkpoint, terms: termNames } }
+        : {}),
+    }),
+  ) as JsonValue;
+  const trainer = new Trainer(task, detectionSource(loader, device), {
+    ...recipe.train,
+    seed,
+    best: recipe.train.best ?? { metric: 'AP' },
+    runDir: o.runDir,
+    resume: o.resume ?? false,
+    overwrite: o.overwrite ?? false,
+    recipe: stored,
+  });
+  let fit: FitResult;
+  try {
+    fit = await trainer.fit();
+  } finally {
+    await loader.close();
+    module.dispose();
+  }
+  const last = fit.history[fit.history.length - 1];
+  const result: RunResult = {
+    recipe: recipe.name,
+    seed,
+    status: fit.status,
+    final: last ? { ...last.metrics } : null,
+    best: fit.best ? { metric: 'AP', value: fit.best.value, epoch: fit.best.epoch } : null,
+    sPerIt: meanStepTime(o.runDir),
+    studentParams: params,
+    studentMacs: macs,
+    ...(teacherInfo ? { teacher: teacherInfo } : {}),
+    ...(termNames ? { terms: termNames } : {}),
+  };
+  if (fit.status === 'finished') {
+    const tmp = join(o.runDir, 'result.json.tmp');
+    writeFileSync(tmp, `${JSON.stringify(result, null, 2)}\n`);
+    renameSync(tmp, join(o.runDir, 'result.json'));
+  }
+  log(
+    `done (${fit.status}): ${last ? `AP ${(Number(last.metrics.AP) * 100).toFixed(1)}` : 'no evaluation'}; run dir ${fit.runDir}`,
+  );
+  return result;
+}

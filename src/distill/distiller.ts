@@ -1,0 +1,176 @@
+// The Distiller: a frozen teacher, the student, and a list of distillation terms, trained by the
+// generic Trainer as a Task (checkpoints, exact resume, progress, JSONL logs and the NaN guard come
+// from there). One step: teacher forward (eval, no-grad) -> student forward -> assignment (the
+// student's own, or one computed from the teacher: LAD) -> the student's head losses -> each
+// term's loss times its weight and schedule. Loss terms are logged separately (loss_ld_main,
+// loss_fgd_fg, ...).
+//
+// The student and the learnable distillation modules (adapters, FGD's GcBlocks) are registered
+// children, so the optimizer trains them and checkpoints hold them; the teacher is not (it sits in
+// a `Frozen`), and the exported deliverable is the student alone.
+import { DetkdError } from '../core/errors.ts';
+import { type Tensor, tidy, zeros } from '../core/tensor.ts';
+import type { GtTargets } from '../detection/assigners/types.ts';
+import { type BatchAssignment, DenseDetector, type DetectorForward } from '../detection/detector.ts';
+import { ModuleList } from '../nn/containers.ts';
+import { Module } from '../nn/module.ts';
+import type { Batch } from '../structures/tensor-batch.ts';
+import type { TrainContext } from '../train/task.ts';
+import { Frozen } from './frozen.ts';
+import { type AnyTerm, type DistillContext, scheduleFactor } from './term.ts';
+
+/**
+ * Computes the assignment the student trains on from the teacher's forward pass (LAD). Runs
+ * without gradients.
+ */
+export type TeacherAssignment = (
+  teacher: DetectorForward,
+  gts: readonly GtTargets[],
+  student: DetectorForward,
+) => BatchAssignment;
+
+export interface DistillerOptions {
+  student: DenseDetector;
+  /** Taken over: frozen (no gradients, eval mode) and owned by the distiller from here on. */
+  teacher: DenseDetector | Frozen<DenseDetector>;
+  terms: readonly AnyTerm[];
+  /** Where the student's assignment comes from (default: its own assigner). */
+  assignment?: TeacherAssignment;
+}
+
+export class Distiller extends Module {
+  readonly student: DenseDetector;
+  readonly teacher: Frozen<DenseDetector>;
+  readonly terms: readonly AnyTerm[];
+  readonly teacherAssignment: TeacherAssignment | undefined;
+
+  constructor(o: DistillerOptions) {
+    super();
+    this.student = this.register('student', o.student);
+    this.teacher = o.teacher instanceof Frozen ? o.teacher : new Frozen(o.teacher);
+    const names = new Set<string>();
+    for (const t of o.terms) {
+      if (names.has(t.name)) throw new DetkdError(`distiller: two terms are named '${t.name}'`);
+      names.add(t.name);
+    }
+    this.terms = [...o.terms];
+    // Learnable modules of all terms, under `distill.<i>` (excluded from the exported student).
+    const mods = new ModuleList(this.terms.flatMap((t) => t.modules));
+    if (mods.length > 0) this.register('distill', mods);
+    this.teacherAssignment = o.assignment;
+  }
+
+  /** The named losses of one training batch (head losses + weighted distillation terms). */
+  losses(batch: Batch, tctx: TrainContext): Record<string, Tensor> {
+    return tidy(() => {
+      const gts = DenseDetector.gts(batch);
+      const teacher = this.teacher.run((t) => t.forward(batch.images, batch.metas));
+      const student = this.student.forward(batch.images, batch.metas);
+      const assignment = this.teacherAssignment
+        ? this.teacherAssignment(teacher, gts, student)
+        : this.student.assign(student, gts);
+      const out: Record<string, Tensor> = { ...this.student.headLosses(student, gts, assignment) };
+      const ctx: DistillContext = {
+        batch,
+        gts,
+        student,
+        teacher,
+        assignment,
+        studentModel: this.student,
+        iter: tctx.iter,
+      };
+      for (const term of this.terms) {
+        const f = scheduleFactor(term.schedule, tctx.iter) * term.weight;
+        if (f === 0) {
+          // Off (schedule or weight 0): skip the work but keep the key in the log.
+          out[`loss_${term.name}`] = zeros([], { device: batch.images.device });
+          continue;
+        }
+        for (const [k, v] of Object.entries(term.compute(ctx))) {
+          if (k in out) throw new DetkdError(`distiller: loss '${k}' is produced twice`);
+          out[k] = f === 1 ? v : v.mul(f);
+        }
+      }
+      return out;
+    });
+  }
+
+  override to(device: string): this {
+    super.to(device);
+    this.teacher.to(device);
+    return this;
+  }
+
+  /** Disposes the student, the distillation modules and the teacher. */
+  override dispose(): void {
+    super.dispose();
+    this.teacher.dispose();
+  }
+}
+
+/**
+ * "Inherit" (METHODS.md §1 rule 3): copies the teacher's neck and head weights into the student.
+ * All-or-nothing: if any neck/head tensor is missing or differs in shape, nothing is copied and
+ * the error lists the mismatches (a partial copy silently changes what the student starts from).
+ */
+export function inheritNeckAndHead(
+  student: DenseDetector,
+  teacher: DenseDetector | Frozen<DenseDetector>,
+): number {
+  const t = teacher instanceof Frozen ? teacher : new Frozen(teacher);
+  return t.peek((tm) =>
+    tidy(() => {
+      const src = tm.stateDict();
+      const dst = student.stateDict();
+      const take = new Map<string, Tensor>();
+      const problems: string[] = [];
+      for (const [k, d] of dst) {
+        if (!k.startsWith('neck.') && !k.startsWith('bbox_head.')) continue;
+        const s = src.get(k);
+        if (s === undefined) problems.push(`'${k}' missing in the teacher`);
+        else if (s.shape.join(',') !== d.shape.join(',')) {
+          problems.push(`'${k}' teacher [${s.shape.join(', ')}] vs student [${d.shape.join(', ')}]`);
+        } else take.set(k, s);
+      }
+      for (const k of src.keys()) {
+        if ((k.startsWith('neck.') || k.startsWith('bbox_head.')) && !dst.has(k))
+          problems.push(`'${k}' missing in the student`);
+      }
+      if (problems.length > 0) {
+        const head = problems.slice(0, 4).join('; ');
+        throw new DetkdError(
+          `inherit: the teacher's neck and head do not fit the student (${problems.length} mismatch(es): ${head}${problems.length > 4 ? '; ...' : ''}); turn 'inherit' off or give the student the teacher's neck/head widths`,
+        );
+      }
+      student.loadStateDict(take, { strict: false });
+      return take.size;
+    }),
+  );
+}
+
+/**
+ * Output-level methods (KD, LD, LAD) compare student and teacher prior by prior: both must lay
+ * their priors out identically (same head family's anchors, strides, scales, priors per location).
+ */
+export function checkSamePriorLayout(
+  method: string,
+  student: DenseDetector,
+  teacher: DenseDetector | Frozen<DenseDetector>,
+): void {
+  const t = teacher instanceof Frozen ? teacher : new Frozen(teacher);
+  const describe = (d: Readonly<DenseDetector>): string => {
+    const p = d.spec.priors;
+    const a =
+      'scales' in p
+        ? `anchors scales [${p.scales.join(', ')}] ratios [${p.ratios.join(', ')}]`
+        : `points offset ${p.offset}`;
+    return `${d.spec.kind} head, strides [${p.strides.join(', ')}], ${a}`;
+  };
+  const s = describe(student);
+  const tt = t.peek(describe);
+  if (s !== tt) {
+    throw new DetkdError(
+      `${method} compares student and teacher outputs prior by prior and needs identical prior layouts; student: ${s}; teacher: ${tt}`,
+    );
+  }
+}

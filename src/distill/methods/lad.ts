@@ -1,0 +1,45 @@
+// LAD (METHODS.md §2.8; mmdet lad.py / lad_head.py): the student trains on the PAA assignment the
+// teacher's own predictions give (no soft labels, no features). The teacher must lay its priors
+// out as the student does (GFL/ATSS single square anchor), since the assignment is per prior.
+
+import { DetkdError } from '../../core/errors.ts';
+import { noGrad, tidy } from '../../core/tensor.ts';
+import type { DenseDetector } from '../../detection/detector.ts';
+import { flattenLevels } from '../../detection/heads/losses.ts';
+import { checkSamePriorLayout, type TeacherAssignment } from '../distiller.ts';
+import { Frozen } from '../frozen.ts';
+import { type LadConfig, ladAssign } from '../lad.ts';
+
+export function ladAssignment(o: {
+  student: DenseDetector;
+  teacher: DenseDetector | Frozen<DenseDetector>;
+  config?: LadConfig;
+}): TeacherAssignment {
+  checkSamePriorLayout('LAD', o.student, o.teacher);
+  const teacher = o.teacher instanceof Frozen ? o.teacher : new Frozen(o.teacher);
+  const kind = teacher.peek((t) => t.spec.kind);
+  if (kind !== 'gfl' && kind !== 'atss') {
+    throw new DetkdError(
+      `LAD here takes a GFL or ATSS teacher (single square anchor); got a ${kind} teacher`,
+    );
+  }
+  const C = o.student.numClasses;
+  return (tf, gts, sf) =>
+    noGrad(() =>
+      tidy(() => {
+        if (sf.priors.boxes.size(0) !== tf.priors.boxes.size(0)) {
+          throw new DetkdError(
+            `LAD: teacher has ${tf.priors.boxes.size(0)} priors, student ${sf.priors.boxes.size(0)}; they must match`,
+          );
+        }
+        const cls = flattenLevels(tf.head.clsScores, C); // [B, A, C]
+        const R = tf.head.bboxPreds[0]!.size(1);
+        const reg = flattenLevels(tf.head.bboxPreds, R); // [B, A, R]
+        const assignments = gts.map((g, i) => {
+          const boxes = teacher.peek((t) => t.decode(tf.priors.boxes, reg.select(0, i)));
+          return ladAssign(tf.priors, cls.select(0, i), boxes, g, C, o.config);
+        });
+        return { assignments };
+      }),
+    );
+}

@@ -1,0 +1,114 @@
+// A distillation method is a term, not a subclass (ARCHITECTURE principle 6): it picks a student
+// and a teacher value with typed taps, passes the student side through an optional adapter,
+// applies a pure loss, and carries its weight and schedule. `defineTerm` keeps the tap/loss types
+// checked where a term is written and erases them for the Distiller's list.
+import { DetkdError } from '../core/errors.ts';
+import type { Tensor } from '../core/tensor.ts';
+import type { GtTargets } from '../detection/assigners/types.ts';
+import type { BatchAssignment, DenseDetector, DetectorForward } from '../detection/detector.ts';
+import type { Module } from '../nn/module.ts';
+import type { Batch } from '../structures/tensor-batch.ts';
+
+/** What a term sees in one training step. */
+export interface DistillContext {
+  batch: Batch;
+  /** Ground truth per image (degenerate boxes dropped), as the assigners take it. */
+  gts: readonly GtTargets[];
+  /** The student's forward pass (with gradients). */
+  student: DetectorForward;
+  /** The teacher's forward pass (computed under no-grad, teacher in eval mode). */
+  teacher: DetectorForward;
+  /** The assignment the student trains on (its own, or the teacher's under LAD). */
+  assignment: BatchAssignment;
+  /** The student detector (for its head config: numClasses, regMax). */
+  studentModel: DenseDetector;
+  /** 0-based iteration across epochs. */
+  iter: number;
+}
+
+/** Picks a value from one side's forward pass. */
+export type Tap<T> = (fwd: DetectorForward, ctx: DistillContext) => T;
+
+/** A learnable map applied to the student side before the loss (e.g. 1x1 convs C_S -> C_T). */
+export interface Adapter<S> {
+  readonly module: Module;
+  forward(s: S): S;
+}
+
+/**
+ * When a term is on, as a factor on its weight: 0 before `start`, a linear ramp over `warmupIters`
+ * after it, 1 until `stop` (exclusive), 0 from then on. Iterations are 0-based and count across
+ * epochs.
+ */
+export interface TermSchedule {
+  start?: number;
+  stop?: number;
+  warmupIters?: number;
+}
+
+export function scheduleFactor(s: TermSchedule | undefined, iter: number): number {
+  if (s === undefined) return 1;
+  const start = s.start ?? 0;
+  if (iter < start) return 0;
+  if (s.stop !== undefined && iter >= s.stop) return 0;
+  const w = s.warmupIters ?? 0;
+  if (w > 0 && iter - start < w) return (iter - start + 1) / w;
+  return 1;
+}
+
+/** A term as the author writes it. */
+export interface DistillTerm<S, T> {
+  /** Logged as `loss_<name>` (or `loss_<name>_<part>` for a loss returning several parts). */
+  name: string;
+  student: Tap<S>;
+  teacher: Tap<T>;
+  adapter?: Adapter<S>;
+  /** Pure loss on the tapped values; a record logs its parts separately (each weighted). */
+  loss: (student: S, teacher: T, ctx: DistillContext) => Tensor | Record<string, Tensor>;
+  weight: number;
+  schedule?: TermSchedule;
+  /** Learnable loss modules (FGD's GcBlocks): trained by the optimizer, not exported. */
+  modules?: readonly Module[];
+}
+
+/** A term with its types erased, as the Distiller holds it. */
+export interface AnyTerm {
+  readonly name: string;
+  readonly weight: number;
+  readonly schedule?: TermSchedule;
+  /** Every learnable module of the term (adapter and loss modules). */
+  readonly modules: readonly Module[];
+  /** The unweighted loss part(s) of one step. */
+  compute(ctx: DistillContext): Record<string, Tensor>;
+}
+
+const NAME_RE = /^[a-z][a-z0-9_]*$/;
+
+export function defineTerm<S, T>(t: DistillTerm<S, T>): AnyTerm {
+  if (!NAME_RE.test(t.name)) {
+    throw new DetkdError(`distill term '${t.name}': names are lower-case letters, digits and _`);
+  }
+  if (!Number.isFinite(t.weight) || t.weight < 0) {
+    throw new DetkdError(`distill term '${t.name}': weight must be a finite number >= 0, got ${t.weight}`);
+  }
+  const modules = [...(t.adapter ? [t.adapter.module] : []), ...(t.modules ?? [])];
+  return {
+    name: t.name,
+    weight: t.weight,
+    ...(t.schedule ? { schedule: t.schedule } : {}),
+    modules,
+    compute(ctx) {
+      const s0 = t.student(ctx.student, ctx);
+      const s = t.adapter ? t.adapter.forward(s0) : s0;
+      const out = t.loss(s, t.teacher(ctx.teacher, ctx), ctx);
+      if (isTensor(out)) return { [`loss_${t.name}`]: out };
+      const r: Record<string, Tensor> = {};
+      for (const [k, v] of Object.entries(out)) r[`loss_${t.name}_${k}`] = v;
+      return r;
+    },
+  };
+}
+
+function isTensor(v: Tensor | Record<string, Tensor>): v is Tensor {
+  return typeof (v as Tensor).backward === 'function';
+}
