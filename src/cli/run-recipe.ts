@@ -44,7 +44,7 @@ export interface RunResult {
   /** Metrics of the last evaluation (the end of training): what a comparison reports. */
   final: Metrics | null;
   best: { metric: string; value: number; epoch: number } | null;
-  /** Mean seconds per training iteration (log.jsonl, warm-up window excluded). */
+  /** Median seconds per training iteration over the log windows (warm-up window excluded). */
   sPerIt: number | null;
   studentParams: number;
   /** Student MACs for one image at the recipe's input size. */
@@ -104,8 +104,12 @@ export function studentMacs(det: DenseDetector, resize: ResizeSpec | null, devic
   );
 }
 
-/** Mean s_per_it of the train records in log.jsonl, without the first window (warm-up, cache fill). */
-export function meanStepTime(runDir: string): number | null {
+/**
+ * Median s_per_it over the train records' windows in log.jsonl, without the first window (warm-up,
+ * cache fill). The median, not the mean: a window slowed by another process on the machine (two
+ * runs sharing 2 cores) does not move it.
+ */
+export function medianStepTime(runDir: string): number | null {
   const path = join(runDir, 'log.jsonl');
   if (!existsSync(path)) return null;
   const xs: number[] = [];
@@ -118,8 +122,10 @@ export function meanStepTime(runDir: string): number | null {
       // a torn last line of an interrupted run
     }
   }
-  const use = xs.length > 2 ? xs.slice(1) : xs;
-  return use.length === 0 ? null : use.reduce((a, b) => a + b, 0) / use.length;
+  const use = (xs.length > 2 ? xs.slice(1) : xs).sort((a, b) => a - b);
+  if (use.length === 0) return null;
+  const h = use.length >> 1;
+  return use.length % 2 === 1 ? use[h]! : (use[h - 1]! + use[h]!) / 2;
 }
 
 /** Builds the frozen teacher of a distill recipe from its checkpoint. */
@@ -252,7 +258,7 @@ export async function runRecipe(recipe: DetectionRecipe, o: RunRecipeOptions): P
     status: fit.status,
     final: last ? { ...last.metrics } : null,
     best: fit.best ? { metric: 'AP', value: fit.best.value, epoch: fit.best.epoch } : null,
-    sPerIt: meanStepTime(o.runDir),
+    sPerIt: medianStepTime(o.runDir),
     studentParams: params,
     studentMacs: macs,
     ...(teacherInfo ? { teacher: teacherInfo } : {}),

@@ -116,7 +116,7 @@ export function markdownTable(t: TableInput): string {
   const n = t.seeds.length;
   out.push(
     '',
-    `COCO metrics in %, mean ± sample std over ${n} seed${n === 1 ? '' : 's'} (${t.seeds.join(', ')}) shared by every arm; final epoch, not best-of-run. ΔAP: gain over the baseline student; gap closed: ΔAP / (teacher AP - baseline AP). s/step: mean training seconds per iteration (distilled arms include the teacher's forward).`,
+    `COCO metrics in %, mean ± sample std over ${n} seed${n === 1 ? '' : 's'} (${t.seeds.join(', ')}) shared by every arm; final epoch, not best-of-run. ΔAP: gain over the baseline student; gap closed: ΔAP / (teacher AP - baseline AP). s/step: median training seconds per iteration (distilled arms include the teacher's forward).`,
   );
   return `${out.join('\n')}\n`;
 }
