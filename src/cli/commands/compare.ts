@@ -14,7 +14,14 @@ import { type ArmSummary, markdownTable, summarise } from '../compare/table.ts';
 import { baselineOf, type DistillRecipe, isDistillRecipe } from '../distill-recipe.ts';
 import type { Command } from '../main.ts';
 import { type DetectionRecipe, loadRecipe, prepareData } from '../recipe.ts';
-import { cocoMetrics, loadTeacher, type RunResult, runRecipe, studentMacs } from '../run-recipe.ts';
+import {
+  cocoMetrics,
+  loadTeacher,
+  medianStepTime,
+  type RunResult,
+  runRecipe,
+  studentMacs,
+} from '../run-recipe.ts';
 
 const USAGE = `usage: detkd compare RECIPES... --out DIR [--seeds K] [--epochs N] [--teacher CKPT] [--device D]
 
@@ -61,7 +68,9 @@ export function withEpochs<R extends DetectionRecipe>(r: R, epochs: number | und
 function readResult(dir: string): RunResult | null {
   const p = join(dir, 'result.json');
   if (!existsSync(p)) return null;
-  return JSON.parse(readFileSync(p, 'utf8')) as RunResult;
+  const r = JSON.parse(readFileSync(p, 'utf8')) as RunResult;
+  // Step time from the log with the current rule (the median over windows).
+  return { ...r, sPerIt: medianStepTime(dir) ?? r.sPerIt };
 }
 
 export const command: Command = {

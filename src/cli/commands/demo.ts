@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Command } from '../main.ts';
 import { isDistillRecipe } from '../distill-recipe.ts';
+import type { Command } from '../main.ts';
 import { loadRecipe, prepareData, readSynthManifest, synthDir } from '../recipe.ts';
 import { runRecipe } from '../run-recipe.ts';
 import { readTeacherStamp, writeStampedTeacher } from '../teacher-stamp.ts';
@@ -55,16 +55,24 @@ export const command: Command = {
     let teacher = join(root(), recipe.distill.teacher.checkpoint);
     const stamp = existsSync(teacher) ? readTeacherStamp(teacher) : null;
     if (stamp !== null && stamp.synthHash === data.hash && stamp.synthVersion === data.version) {
-      console.log(`teacher: ${teacher} (stamped: generator v${stamp.synthVersion}, dataset ${data.hash.slice(0, 12)}, matches ${dir})`);
+      console.log(
+        `teacher: ${teacher} (stamped: generator v${stamp.synthVersion}, dataset ${data.hash.slice(0, 12)}, matches ${dir})`,
+      );
     } else {
       const why =
         stamp === null
           ? `${teacher} is missing or has no stamp`
           : `${teacher} was trained on generator v${stamp.synthVersion}, dataset ${stamp.synthHash.slice(0, 12)}; ${dir} is v${data.version}, dataset ${data.hash.slice(0, 12)}`;
-      console.log(`teacher: ${why}.\nRetraining the teacher from recipes/demo-teacher.ts (about 20-30 min on 2 cores) ...`);
+      console.log(
+        `teacher: ${why}.\nRetraining the teacher from recipes/demo-teacher.ts (about 20-30 min on 2 cores) ...`,
+      );
       const tr = recipe.distill.teacher.recipe;
       const runDir = join(values.out, 'teacher');
-      const r = await runRecipe(tr, { runDir, resume: existsSync(join(runDir, 'last.safetensors')), overwrite: !existsSync(join(runDir, 'last.safetensors')) });
+      const r = await runRecipe(tr, {
+        runDir,
+        resume: existsSync(join(runDir, 'last.safetensors')),
+        overwrite: !existsSync(join(runDir, 'last.safetensors')),
+      });
       teacher = join(runDir, 'teacher-fp16.safetensors');
       writeStampedTeacher(join(runDir, 'model_final.safetensors'), teacher, {
         synthVersion: data.version,
@@ -75,7 +83,15 @@ export const command: Command = {
       console.log(`teacher: retrained, stamped and saved to ${teacher}`);
     }
     // 3. Baseline and LD + KD, side by side.
-    const code = await compare.run([recipePath, '--out', values.out, '--seeds', values.seeds, '--teacher', teacher]);
+    const code = await compare.run([
+      recipePath,
+      '--out',
+      values.out,
+      '--seeds',
+      values.seeds,
+      '--teacher',
+      teacher,
+    ]);
     console.log(`\ndemo finished in ${((performance.now() - t0) / 60000).toFixed(1)} min`);
     return code;
   },
