@@ -1,16 +1,12 @@
 #!/usr/bin/env -S node --single-threaded-gc
-// The detkd command. Runs the compiled CLI from dist/ when it is built, else the TypeScript
-// sources. tsx is registered either way: recipes are TypeScript files the CLI imports at run time.
-import { existsSync } from 'node:fs';
+// The detkd command: runs the TypeScript sources through tsx (which caches what it compiles).
+// Always the sources, never dist/: recipes are TypeScript files that import detkd's own modules
+// (src/distill/methods/*, ...); were the CLI itself running from dist/, a recipe would load a
+// second copy of every module (two Tensor classes, the native addon initialised twice).
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { register } = await import('tsx/esm/api');
 register();
-const built = join(root, 'dist', 'src', 'cli', 'main.js');
-if (existsSync(built) && !process.env.DETKD_FROM_SOURCE) {
-  await import(pathToFileURL(built).href);
-} else {
-  await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
-}
+await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);

@@ -220,7 +220,12 @@ export class DenseDetector extends Module {
       return lv;
     });
     const maxShape = meta.imgShape;
-    return postprocessImage(levels, (priors, preds) => this.decode(priors, preds, maxShape), meta, this.postprocessConfig);
+    return postprocessImage(
+      levels,
+      (priors, preds) => this.decode(priors, preds, maxShape),
+      meta,
+      this.postprocessConfig,
+    );
   }
 
   /**
@@ -240,7 +245,10 @@ export class DenseDetector extends Module {
           // Single square anchor of side octave_base_scale * stride: stride = side / 8.
           const side = priors.select(1, 2).sub(priors.select(1, 0)).unsqueeze(1);
           const stride = side.div(s.priors.scales[0]!);
-          const c = priors.slice(1, 0, 2).add(priors.slice(1, 2, 4)).div(2);
+          const c = priors
+            .slice(1, 0, 2)
+            .add(priors.slice(1, 2, 4))
+            .div(2);
           return distance2bbox(c, integral(preds, s.head.regMax).mul(stride), maxShape);
         });
       case 'fcos':
