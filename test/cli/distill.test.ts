@@ -4,6 +4,7 @@
 // table and the plot, skips finished runs and resumes interrupted ones; the teacher stamp round-
 // trips through fp16; a non-distillation recipe is refused with a clear error.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -132,6 +133,23 @@ test('detkd distill trains the student; the deliverable holds the student alone 
     keys.every((k) => /^(backbone|neck|bbox_head)\./.test(k)),
     keys.find((k) => !/^(backbone|neck|bbox_head)\./.test(k)),
   );
+  // `detkd eval` with the distillation recipe runs the distilled student like any detector.
+  const ev = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, 'bin', 'detkd.js'),
+      'eval',
+      '--recipe',
+      join(dir, 'ld-kd.mts'),
+      '--checkpoint',
+      join(out, 'model_final.safetensors'),
+      '--json',
+    ],
+    { encoding: 'utf8', env: { ...process.env, DETKD_NUM_THREADS: '1' } },
+  );
+  assert.equal(ev.status, 0, ev.stderr);
+  const evJson = JSON.parse(ev.stdout);
+  assert.equal(evJson.AP, result.final.AP, 'eval reproduces the final AP of the run');
   const student = buildDetector(STUDENT);
   const info = loadDetectorCheckpoint(student, join(out, 'model_final.safetensors'), {
     name: 'ld-kd',
