@@ -6,35 +6,27 @@
 // candidate, the fallback paths of paaSplit, NaN teacher outputs, float32 inputs, no leaks.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { native } from '../core/native.ts';
-import { loadStateDictFile } from '../core/serialize.ts';
 import { enableGrad, memoryInfo, type Tensor, tidy, zeros } from '../core/tensor.ts';
 import type { GtTargets } from '../detection/assigners/types.ts';
 import { BACKGROUND, IGNORE, type Priors } from '../detection/types.ts';
 import { GaussianMixture1d, GmmFitError } from './gmm.ts';
 import { type LadConfig, type LadGtInfo, ladAssign, ladCandidateScores, paaSplit } from './lad.ts';
+import { loadOracle } from './oracle-fixture.ts';
 
 native.setNumThreads(1);
 
-const FILE = fileURLToPath(new URL('../../test/fixtures/distill-lad/oracle.safetensors', import.meta.url));
-const { tensors: fx, metadata } = loadStateDictFile(FILE);
-for (const t of fx.values()) t.kept = true;
+const oracle = loadOracle('distill-lad');
+const { get } = oracle;
 interface Case {
   cfg: { topk?: number; ignore_iof_thr?: number; single?: 'keep' | 'drop' };
   rules: string[];
 }
-const cases = JSON.parse(metadata.cases!) as Record<string, Case>;
-const NUM_CLASSES = Number(metadata.num_classes);
-const STRIDES = JSON.parse(metadata.strides!) as number[];
-const FEATS = JSON.parse(metadata.feats!) as [number, number][];
-const NUM_PER_LEVEL = JSON.parse(metadata.num_per_level!) as number[];
-
-function get(name: string): Tensor {
-  const t = fx.get(name);
-  if (!t) throw new Error(`fixture has no tensor '${name}'`);
-  return t;
-}
+const cases = oracle.cases<Case>();
+const NUM_CLASSES = Number(oracle.metadata.num_classes);
+const STRIDES = oracle.json<number[]>('strides');
+const FEATS = oracle.json<[number, number][]>('feats');
+const NUM_PER_LEVEL = oracle.json<number[]>('num_per_level');
 
 function priors(boxes: Tensor = get('anchors')): Priors {
   return {

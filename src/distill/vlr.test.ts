@@ -6,22 +6,20 @@
 // exact boundary values, the max-IoU rule across GTs, no GT, point priors.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { bboxOverlaps } from '../core/box-ops.ts';
 import { native } from '../core/native.ts';
 import { manualSeed } from '../core/random.ts';
-import { loadStateDictFile } from '../core/serialize.ts';
 import { cat, rand, type Tensor, tensor, tidy, zeros } from '../core/tensor.ts';
 import { AtssAssigner } from '../detection/assigners/atss.ts';
 import type { Assignment, Priors } from '../detection/types.ts';
+import { assertBits, loadOracle } from './oracle-fixture.ts';
 import { type DiouOverlap, diouMatrix, vlrRegion } from './vlr.ts';
 
 native.setNumThreads(1);
 manualSeed(2);
 
-const FILE = fileURLToPath(new URL('../../test/fixtures/distill-logit/oracle.safetensors', import.meta.url));
-const { tensors: fx, metadata } = loadStateDictFile(FILE);
-for (const t of fx.values()) t.kept = true;
+const oracle = loadOracle('distill-logit');
+const { get } = oracle;
 interface VlrCase {
   kind: string;
   ignore_iof_thr: number;
@@ -29,28 +27,16 @@ interface VlrCase {
   low: number;
   counts: Record<DiouOverlap, { in_vlr: number; multi_gt: number }>;
 }
-const cases = JSON.parse(metadata.cases!) as Record<string, VlrCase>;
-const NUM_PER_LEVEL = JSON.parse(metadata.num_per_level!) as number[];
-const get = (name: string): Tensor => {
-  const t = fx.get(name);
-  if (!t) throw new Error(`fixture has no tensor '${name}'`);
-  return t;
-};
-
-function assertBits(actual: Tensor, expected: Tensor, what: string): void {
-  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
-  const a = actual.contiguous().toArray();
-  const e = expected.contiguous().toArray();
-  for (let i = 0; i < a.length; i++) assert.ok(Object.is(a[i], e[i]), `${what}[${i}]: ${a[i]} !== ${e[i]}`);
-}
+const cases = oracle.cases<VlrCase>();
+const NUM_PER_LEVEL = oracle.json<number[]>('num_per_level');
 
 function oraclePriors(): Priors {
   return {
     boxes: get('vlr/priors'),
     numPerLevel: NUM_PER_LEVEL,
     levelOffsets: NUM_PER_LEVEL.map((_, l) => NUM_PER_LEVEL.slice(0, l).reduce((a, b) => a + b, 0)),
-    strides: JSON.parse(metadata.strides!) as number[],
-    featSizes: JSON.parse(metadata.feats!) as [number, number][],
+    strides: oracle.json<number[]>('strides'),
+    featSizes: oracle.json<[number, number][]>('feats'),
     perLocation: 1,
     kind: 'anchor',
   };

@@ -3,34 +3,18 @@
 // student, per-channel constants on either map, a hand-checked 2-position case, detachment.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { native } from '../../core/native.ts';
 import { manualSeed } from '../../core/random.ts';
-import { loadStateDictFile } from '../../core/serialize.ts';
-import { randn, type Tensor, tensor, tidy } from '../../core/tensor.ts';
+import { randn, tensor, tidy } from '../../core/tensor.ts';
+import { assertBits, loadOracle } from '../oracle-fixture.ts';
 import { cwdLoss } from './cwd.ts';
 
 native.setNumThreads(1);
 manualSeed(5);
 
-const FILE = fileURLToPath(
-  new URL('../../../test/fixtures/distill-logit/oracle.safetensors', import.meta.url),
-);
-const { tensors: fx, metadata } = loadStateDictFile(FILE);
-for (const t of fx.values()) t.kept = true;
-const cases = JSON.parse(metadata.cases!) as Record<string, { kind: string; tau: number }>;
-const get = (name: string): Tensor => {
-  const t = fx.get(name);
-  if (!t) throw new Error(`fixture has no tensor '${name}'`);
-  return t;
-};
-
-function assertBits(actual: Tensor, expected: Tensor, what: string): void {
-  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
-  const a = actual.contiguous().toArray();
-  const e = expected.contiguous().toArray();
-  for (let i = 0; i < a.length; i++) assert.ok(Object.is(a[i], e[i]), `${what}[${i}]: ${a[i]} !== ${e[i]}`);
-}
+const oracle = loadOracle('distill-logit');
+const { get } = oracle;
+const cases = oracle.cases<{ kind: string; tau: number }>();
 
 for (const [name, c] of Object.entries(cases)) {
   if (c.kind !== 'cwd') continue;

@@ -6,12 +6,11 @@
 // background masks summing to 1, temperature limits.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { native } from '../../core/native.ts';
 import { manualSeed } from '../../core/random.ts';
-import { loadStateDictFile } from '../../core/serialize.ts';
 import { cat, noGrad, randn, type Tensor, tensor, tidy, zeros } from '../../core/tensor.ts';
 import { assertClose, assertExact } from '../../nn/testing.ts';
+import { loadOracle } from '../oracle-fixture.ts';
 import {
   FGD_FCOS,
   FGD_ONE_STAGE,
@@ -25,9 +24,8 @@ import {
 
 native.setNumThreads(1);
 
-const FILE = fileURLToPath(new URL('../../../test/fixtures/distill-fgd/oracle.safetensors', import.meta.url));
-const { tensors: fx, metadata } = loadStateDictFile(FILE);
-for (const t of fx.values()) t.kept = true;
+const oracle = loadOracle('distill-fgd');
+const { tensors: fx, metadata, get } = oracle;
 
 interface Case {
   cs: number;
@@ -39,13 +37,7 @@ interface Case {
   num_gt: number[];
   params: string[];
 }
-const cases = JSON.parse(metadata.cases!) as Record<string, Case>;
-
-function get(name: string): Tensor {
-  const t = fx.get(name);
-  if (!t) throw new Error(`fixture has no tensor '${name}'`);
-  return t;
-}
+const cases = oracle.cases<Case>();
 
 function cfgOf(c: Case): FgdConfig {
   return {

@@ -4,30 +4,18 @@
 // empty rows, teacher == student, the τ → ∞ limit, teacher detachment.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { native } from '../../core/native.ts';
 import { manualSeed } from '../../core/random.ts';
-import { loadStateDictFile } from '../../core/serialize.ts';
 import { type Reduction, randn, scalar, type Tensor, tensor, tidy, zeros } from '../../core/tensor.ts';
+import { loadOracle } from '../oracle-fixture.ts';
 import { kdLoss, klDivRows } from './kd.ts';
 
 native.setNumThreads(1);
 manualSeed(7);
 
-const FILE = fileURLToPath(
-  new URL('../../../test/fixtures/distill-logit/oracle.safetensors', import.meta.url),
-);
-const { tensors: fx, metadata } = loadStateDictFile(FILE);
-for (const t of fx.values()) t.kept = true;
-const cases = JSON.parse(metadata.cases!) as Record<
-  string,
-  { kind: string; tau: number; avg_factor: number | null; reduction: Reduction }
->;
-const get = (name: string): Tensor => {
-  const t = fx.get(name);
-  if (!t) throw new Error(`fixture has no tensor '${name}'`);
-  return t;
-};
+const oracle = loadOracle('distill-logit');
+const { get } = oracle;
+const cases = oracle.cases<{ kind: string; tau: number; avg_factor: number | null; reduction: Reduction }>();
 
 /** Bit-exact for float32; |a − e| <= 1e-12·(1 + |e|) for float64. */
 function assertMatches(actual: Tensor, expected: Tensor, what: string): void {
@@ -54,7 +42,7 @@ for (const [name, c] of Object.entries(cases)) {
       assertMatches(klDivRows(pred, soft, c.tau), get(`${name}/rows`), 'rows');
       const out = kdLoss(pred, soft, {
         tau: c.tau,
-        weight: fx.get(`${name}/weight`) ?? null,
+        weight: oracle.find(`${name}/weight`) ?? null,
         avgFactor: c.avg_factor,
         reduction: c.reduction,
       });

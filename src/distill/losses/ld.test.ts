@@ -4,22 +4,18 @@
 // positives, empty VLR, teacher == student, one box by hand, the teacher gets no gradient.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { native } from '../../core/native.ts';
 import { manualSeed } from '../../core/random.ts';
-import { loadStateDictFile } from '../../core/serialize.ts';
 import { full, ones, randn, type Tensor, tensor, tidy, zeros } from '../../core/tensor.ts';
+import { assertBits, loadOracle } from '../oracle-fixture.ts';
 import { klDivRows } from './kd.ts';
 import { type LdLevelInputs, ldLevelLosses } from './ld.ts';
 
 native.setNumThreads(1);
 manualSeed(11);
 
-const FILE = fileURLToPath(
-  new URL('../../../test/fixtures/distill-logit/oracle.safetensors', import.meta.url),
-);
-const { tensors: fx, metadata } = loadStateDictFile(FILE);
-for (const t of fx.values()) t.kept = true;
+const oracle = loadOracle('distill-logit');
+const { get } = oracle;
 interface LdCase {
   kind: string;
   num_classes: number;
@@ -28,19 +24,7 @@ interface LdCase {
   ld_tau: number;
   kd_tau: number;
 }
-const cases = JSON.parse(metadata.cases!) as Record<string, LdCase>;
-const get = (name: string): Tensor => {
-  const t = fx.get(name);
-  if (!t) throw new Error(`fixture has no tensor '${name}'`);
-  return t;
-};
-
-function assertBits(actual: Tensor, expected: Tensor, what: string): void {
-  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
-  const a = actual.contiguous().toArray();
-  const e = expected.contiguous().toArray();
-  for (let i = 0; i < a.length; i++) assert.ok(Object.is(a[i], e[i]), `${what}[${i}]: ${a[i]} !== ${e[i]}`);
-}
+const cases = oracle.cases<LdCase>();
 
 const TERMS = ['ld', 'vlr', 'kd'] as const;
 
