@@ -19,7 +19,7 @@ export async function plotAp(
   const left = 60;
   const top = 40;
   const plotH = 300;
-  const bottom = 90;
+  const bottom = 30;
   const W = left + arms.length * (barW + gap) + gap;
   const H = top + plotH + bottom;
   const img: RgbImage = { data: new Uint8Array(W * H * 3).fill(255), width: W, height: H };
