@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DetkdError } from '../core/errors.ts';
+import { native } from '../core/native.ts';
 import { manualSeed } from '../core/random.ts';
 import { noGrad, type Tensor, tidy, zeros } from '../core/tensor.ts';
 import { DetectionLoader } from '../data/loader.ts';
@@ -250,6 +251,9 @@ export async function runRecipe(recipe: DetectionRecipe, o: RunRecipeOptions): P
   } finally {
     await loader.close();
     module.dispose();
+    // Hand the cached blocks of this run back, so the next run in this process (compare) starts
+    // from the state a fresh process would.
+    native.emptyCache();
   }
   const last = fit.history[fit.history.length - 1];
   const result: RunResult = {
