@@ -23,6 +23,12 @@ export function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 === 1 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
 /** Sample standard deviation (n - 1); 0 for a single value. */
 export function std(xs: readonly number[]): number {
   if (xs.length < 2) return 0;
@@ -47,7 +53,9 @@ export function summarise(name: string, runs: readonly RunResult[], seeds: reado
     mean: m,
     std: s,
     ap: use.map((r) => Number(r.final!.AP)),
-    sPerIt: times.length > 0 ? mean(times) : null,
+    // Median over seeds of each run's median: one run slowed by something else on the machine
+    // does not move it.
+    sPerIt: times.length > 0 ? median(times) : null,
     params: use[0]?.studentParams ?? null,
     macs: use[0]?.studentMacs ?? null,
   };
@@ -116,7 +124,7 @@ export function markdownTable(t: TableInput): string {
   const n = t.seeds.length;
   out.push(
     '',
-    `COCO metrics in %, mean ± sample std over ${n} seed${n === 1 ? '' : 's'} (${t.seeds.join(', ')}) shared by every arm; final epoch, not best-of-run. ΔAP: gain over the baseline student; gap closed: ΔAP / (teacher AP - baseline AP). s/step: median training seconds per iteration (distilled arms include the teacher's forward).`,
+    `COCO metrics in %, mean ± sample std over ${n} seed${n === 1 ? '' : 's'} (${t.seeds.join(', ')}) shared by every arm; final epoch, not best-of-run. ΔAP: gain over the baseline student; gap closed: ΔAP / (teacher AP - baseline AP). s/step: median training seconds per iteration (median over seeds of each run's median) (distilled arms include the teacher's forward).`,
   );
   return `${out.join('\n')}\n`;
 }
