@@ -1,0 +1,59 @@
+// The comparison table's arithmetic: mean ± sample std over the seeds every arm shares, gain over
+// the baseline, share of the teacher-student gap closed, and the median step time.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RunResult } from '../run-recipe.ts';
+import { gapClosed, markdownTable, median, std, summarise } from './table.ts';
+
+function run(seed: number, ap: number, sPerIt: number): RunResult {
+  const m = { AP: ap, AP50: ap + 0.2, AP75: ap - 0.05, APs: ap, APm: ap, APl: ap };
+  return {
+    recipe: 'x',
+    seed,
+    status: 'finished',
+    final: m,
+    best: null,
+    sPerIt,
+    studentParams: 800_000,
+    studentMacs: 153_000_000,
+  };
+}
+
+test('std is the sample standard deviation; median of odd and even counts', () => {
+  assert.equal(std([0.3, 0.32, 0.34]).toFixed(6), '0.020000');
+  assert.equal(std([0.5]), 0);
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+});
+
+test('summaries use only the shared seeds; the table shows mean ± std, gain and gap closed', () => {
+  const base = summarise('baseline', [run(0, 0.2, 0.2), run(1, 0.22, 0.21), run(2, 0.24, 0.9)], [0, 1, 2]);
+  const m = summarise(
+    'demo-x',
+    [run(0, 0.3, 0.4), run(1, 0.32, 0.41), run(2, 0.34, 0.39), run(3, 0.99, 0.1)],
+    [0, 1, 2],
+  );
+  assert.deepEqual(m.seeds, [0, 1, 2], 'seed 3 is not shared by every arm');
+  assert.ok(Math.abs(m.mean.AP! - 0.32) < 1e-12);
+  assert.equal(base.sPerIt, 0.21, 'median step time ignores the one slow run');
+  assert.ok(Math.abs(gapClosed(0.32, 0.22, 0.52) - 1 / 3) < 1e-12);
+  assert.ok(Number.isNaN(gapClosed(0.3, 0.5, 0.4)), 'no gap, no share');
+  const md = markdownTable({
+    teacher: {
+      name: 'T',
+      metrics: { AP: 0.52, AP50: 0.7, AP75: 0.5, APs: 0.5, APm: 0.5, APl: 0.5 },
+      params: 3_280_000,
+      macs: 645_000_000,
+    },
+    baseline: base,
+    methods: [m],
+    seeds: [0, 1, 2],
+  });
+  const row = md.split('\n').find((l) => l.startsWith('| demo-x |'))!;
+  assert.equal(
+    row,
+    '| demo-x | 32.0 ± 2.0 | 52.0 ± 2.0 | 27.0 ± 2.0 | 32.0 ± 2.0 | 32.0 ± 2.0 | 32.0 ± 2.0 | +10.0 | 33% | 0.400 | 0.80 | 0.153 |',
+  );
+  assert.ok(md.includes('| teacher (T) | 52.0 | 70.0 | 50.0 |'));
+  assert.match(md, /over 3 seeds \(0, 1, 2\)/);
+});
