@@ -20,12 +20,17 @@ export interface TeacherStamp {
   valAP?: number;
 }
 
-/** Reads a model file and writes it as an fp16 stamped teacher. Returns the output size in bytes. */
+/** Reads a model file and writes it as an fp16 stamped teacher. */
 export function writeStampedTeacher(modelFile: string, out: string, stamp: TeacherStamp): void {
   const { tensors, metadata } = loadStateDictFile(modelFile);
   const half = new Map<string, Tensor>();
+  const made: Tensor[] = [];
   try {
-    for (const [k, t] of tensors) half.set(k, t.dtype === 'float32' ? t.half() : t);
+    for (const [k, t] of tensors) {
+      const h = t.dtype === 'float32' ? t.half() : t;
+      if (h !== t) made.push(h);
+      half.set(k, h);
+    }
     mkdirSync(dirname(out), { recursive: true });
     saveStateDict(out, half, {
       format: MODEL_FORMAT,
@@ -36,7 +41,7 @@ export function writeStampedTeacher(modelFile: string, out: string, stamp: Teach
       storage: 'float16',
     });
   } finally {
-    dispose([...half.values()].filter((t) => ![...tensors.values()].includes(t)));
+    dispose(made);
     dispose([...tensors.values()]);
   }
 }
