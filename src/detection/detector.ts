@@ -19,6 +19,7 @@ import {
   atssLoss,
   type FcosExtraTargets,
   fcosLoss,
+  flattenLevels,
   gflLoss,
   type HeadLossInputs,
   retinaLoss,
@@ -160,7 +161,22 @@ export class DenseDetector extends Module {
             fcos: { bboxTargets: t.map((x) => x.bboxTargets), centerness: t.map((x) => x.centerness) },
           };
         }
-        return { assignments: gts.map((g) => s.assigner.assign(fwd.priors, g, this.numClasses)) };
+        if (!s.assigner.usesPredictions) {
+          return { assignments: gts.map((g) => s.assigner.assign(fwd.priors, g, this.numClasses)) };
+        }
+        // PAA: the assigner scores candidates with this detector's own (detached) predictions.
+        const C = this.numClasses;
+        const cls = flattenLevels(fwd.head.clsScores, C); // [B, A, C]
+        const R = fwd.head.bboxPreds[0]!.size(1);
+        const reg = flattenLevels(fwd.head.bboxPreds, R); // [B, A, R]
+        return {
+          assignments: gts.map((g, i) =>
+            s.assigner.assign(fwd.priors, g, C, {
+              clsScores: cls.select(0, i).detach(),
+              bboxes: this.decode(fwd.priors.boxes, reg.select(0, i).detach()),
+            }),
+          ),
+        };
       }),
     );
   }
@@ -205,7 +221,6 @@ export class DenseDetector extends Module {
 
   private postprocess(fwd: DetectorForward, i: number, meta: ImageMeta): DetectionResult {
     const C = this.numClasses;
-    const s = this.spec;
     const h = fwd.head;
     const levels: LevelPrediction[] = h.clsScores.map((cls, l) => {
       const off = fwd.priors.levelOffsets[l]!;

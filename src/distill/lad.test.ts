@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { native } from '../core/native.ts';
 import { enableGrad, memoryInfo, type Tensor, tidy, zeros } from '../core/tensor.ts';
+import { GaussianMixture1d, GmmFitError } from '../detection/assigners/gmm.ts';
 import type { GtTargets } from '../detection/assigners/types.ts';
 import { BACKGROUND, IGNORE, type Priors } from '../detection/types.ts';
-import { GaussianMixture1d, GmmFitError } from './gmm.ts';
 import { type LadConfig, type LadGtInfo, ladAssign, ladCandidateScores, paaSplit } from './lad.ts';
 import { loadOracle } from './oracle-fixture.ts';
 

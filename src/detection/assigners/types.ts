@@ -23,6 +23,8 @@ export interface AssignerPreds {
 }
 
 export interface Assigner {
+  /** True when `assign` needs `preds` (PAA): the detector then hands in its detached predictions. */
+  readonly usesPredictions?: boolean;
   assign(priors: Priors, gt: GtTargets, numClasses: number, preds?: AssignerPreds): Assignment;
 }
 

@@ -1,8 +1,11 @@
 // Typed factories for the four dense detectors on ResNet + FPN, with mmdetection's defaults and
 // the from-scratch settings detkd's recipes use (GN in FPN and heads; GN or train-mode BN in the
 // backbone; no frozen stages). Recipes call these; a variant spreads and overrides the options.
+import { DetkdError } from '../../core/errors.ts';
 import { AtssAssigner } from '../assigners/atss.ts';
 import { MaxIoUAssigner } from '../assigners/max-iou.ts';
+import { PaaAssigner, type PaaConfig } from '../assigners/paa.ts';
+import type { Assigner } from '../assigners/types.ts';
 import type { NormKind } from '../backbones/norm.ts';
 import { ResNet, type ResNetDepth } from '../backbones/resnet.ts';
 import { DenseDetector } from '../detector.ts';
@@ -37,13 +40,38 @@ export interface DetectorConfig {
   fcos?: { regressRanges?: [number, number][]; centerSampling?: boolean; centerSampleRadius?: number };
   postprocess?: PostprocessConfig;
   /**
+   * ATSS and GFL: how priors are assigned to ground truth in training. 'atss' (default, mmdet's
+   * ATSSAssigner topk 9) or 'paa': PAA's probabilistic assignment from the detector's own detached
+   * predictions (MaxIoU 0.1 candidates, focal + 1.3 GIoU scores, a 2-component GMM per GT),
+   * options in `paa`. Only the assignment changes; the head and its losses stay the kind's own.
+   */
+  assigner?: 'atss' | 'paa';
+  paa?: PaaConfig;
+  /**
    * Input normalisation, RGB per channel (default mmdet's ImageNet mean/std). A teacher and a
    * student may differ here: each normalises the raw batch itself.
    */
   normalize?: { mean: [number, number, number]; std: [number, number, number] };
 }
 
+function singleAnchorAssigner(cfg: DetectorConfig): Assigner {
+  switch (cfg.assigner ?? 'atss') {
+    case 'atss':
+      return new AtssAssigner({ topk: 9 });
+    case 'paa':
+      return new PaaAssigner(cfg.paa ?? {});
+  }
+}
+
 export function buildDetector(cfg: DetectorConfig): DenseDetector {
+  if ((cfg.assigner !== undefined || cfg.paa !== undefined) && cfg.kind !== 'atss' && cfg.kind !== 'gfl') {
+    throw new DetkdError(
+      `model.assigner: only 'atss' and 'gfl' detectors take an assigner option (single square anchor); this one is '${cfg.kind}'`,
+    );
+  }
+  if (cfg.paa !== undefined && cfg.assigner !== 'paa') {
+    throw new DetkdError(`model.paa is set but model.assigner is '${cfg.assigner ?? 'atss'}', not 'paa'`);
+  }
   const L = cfg.numLevels ?? 5;
   const strides = [8, 16, 32, 64, 128].slice(0, L);
   const backbone = new ResNet({ outIndices: [2, 3, 4], ...cfg.backbone });
@@ -90,7 +118,7 @@ export function buildDetector(cfg: DetectorConfig): DenseDetector {
           kind: 'atss',
           head: new ATSSHead({ ...base, norm: headNorm, priorsPerLocation: 1 }),
           priors: atssAnchors(strides),
-          assigner: new AtssAssigner({ topk: 9 }),
+          assigner: singleAnchorAssigner(cfg),
         },
       });
     case 'gfl':
@@ -100,7 +128,7 @@ export function buildDetector(cfg: DetectorConfig): DenseDetector {
           kind: 'gfl',
           head: new GFLHead({ ...base, norm: headNorm, priorsPerLocation: 1, regMax: 16 }),
           priors: atssAnchors(strides),
-          assigner: new AtssAssigner({ topk: 9 }),
+          assigner: singleAnchorAssigner(cfg),
         },
       });
     case 'fcos': {

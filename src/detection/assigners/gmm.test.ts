@@ -30,7 +30,7 @@ interface SkCase {
   score_query: number[];
 }
 
-const FILE = new URL('../../test/fixtures/distill-lad/gmm.json', import.meta.url);
+const FILE = new URL('../../../test/fixtures/distill-lad/gmm.json', import.meta.url);
 const fx = JSON.parse(readFileSync(FILE, 'utf8')) as { sklearn: string; cases: Record<string, SkCase> };
 
 function close(
