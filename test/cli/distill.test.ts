@@ -113,6 +113,15 @@ test('setup: tiny data, a teacher file and two distillation recipes', async () =
     join(dir, 'plain.mts'),
     `import { recipe as r } from '${join(dir, 'fgd.mts')}';\nconst { distill: _d, ...rest } = r;\nexport const recipe = { ...rest, name: 'plain' };\n`,
   );
+  // The same student trained alone with PAA's own assignment, and one with another schedule.
+  writeFileSync(
+    join(dir, 'plain-paa.mts'),
+    `import { recipe as r } from '${join(dir, 'plain.mts')}';\nexport const recipe = { ...r, name: 'plain-paa', model: { ...r.model, assigner: 'paa' } };\n`,
+  );
+  writeFileSync(
+    join(dir, 'plain-long.mts'),
+    `import { recipe as r } from '${join(dir, 'plain.mts')}';\nexport const recipe = { ...r, name: 'plain-long', train: { ...r.train, epochs: 2 } };\n`,
+  );
 });
 
 test('detkd distill trains the student; the deliverable holds the student alone and loads as a detector', async () => {
@@ -201,6 +210,37 @@ test('detkd compare: table and plot, finished runs skipped, interrupted runs res
   assert.match(again.out, /ld-kd seed 0: done earlier/);
   assert.match(again.out, /fgd seed 0 \(resuming\)/);
   assert.ok(existsSync(join(out, 'fgd', 'seed-0', 'result.json')));
+});
+
+test('detkd compare: a plain recipe is an arm trained without a teacher; other schedules are refused', async () => {
+  const out = join(dir, 'cmp');
+  const args = [
+    join(dir, 'ld-kd.mts'),
+    join(dir, 'fgd.mts'),
+    join(dir, 'plain-paa.mts'),
+    '--out',
+    out,
+    '--seeds',
+    '1',
+  ];
+  const r = await quiet(() => compare.run(args));
+  assert.equal(r.value, 0);
+  assert.match(r.out, /fgd seed 0: done earlier/);
+  assert.match(r.out, /plain-paa seed 0 -> /);
+  const md = readFileSync(join(out, 'results.md'), 'utf8');
+  assert.ok(md.includes('| plain-paa |'));
+  assert.match(md, /Trained without a teacher \(other ways to train the same student\): plain-paa\./);
+  const res = JSON.parse(readFileSync(join(out, 'plain-paa', 'seed-0', 'result.json'), 'utf8'));
+  assert.equal(res.teacher ?? null, null, 'no teacher in a plain arm');
+  assert.ok(Number.isFinite(res.final.AP));
+  await assert.rejects(
+    () => quiet(() => compare.run([join(dir, 'fgd.mts'), join(dir, 'plain-long.mts'), '--out', out])),
+    /'plain-long' \(trained without a teacher\) must use the same data and schedule/,
+  );
+  await assert.rejects(
+    () => quiet(() => compare.run([join(dir, 'plain.mts'), '--out', out])),
+    /none of .* is a distillation recipe/,
+  );
 });
 
 test('the committed-teacher stamp: fp16 storage, generator version and dataset hash round-trip', () => {

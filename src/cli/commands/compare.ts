@@ -27,7 +27,9 @@ const USAGE = `usage: detkd compare RECIPES... --out DIR [--seeds K] [--epochs N
 
 Trains the baseline student and each distillation recipe's student with the same seeds
 (0..K-1, default 3) and reports them against the teacher: DIR/results.md and DIR/ap.png.
-All recipes must distil the same student (model, data) from the same teacher.
+All distillation recipes must distil the same student (model, data, schedule) from the same
+teacher. A plain recipe (no 'distill' section) is an arm trained without a teacher: the same
+data and schedule, another way to train the student (e.g. model.assigner 'paa').
 Rerun the same command to continue an interrupted comparison (finished runs are kept,
 interrupted ones resume).
   --epochs N     train every arm N epochs instead of the recipe's (LR milestones scale along)
@@ -100,11 +102,19 @@ export const command: Command = {
       throw new DetkdError(`--epochs: expected a positive integer, got '${values.epochs}'`);
     }
     const recipes: DistillRecipe[] = [];
+    // Plain (teacherless) recipes are arms too: the same student data and schedule trained another
+    // way (another assigner, a longer schedule is not allowed: the schedule must match), so a
+    // distilled student can be read against more than one way of training without a teacher.
+    const alone: DetectionRecipe[] = [];
     for (const p of positionals) {
       const r = await loadRecipe(p);
-      if (!isDistillRecipe(r))
-        throw new DetkdError(`recipe ${p}: '${r.name}' is not a distillation recipe (no 'distill' section)`);
-      recipes.push(withEpochs(r, epochs));
+      if (isDistillRecipe(r)) recipes.push(withEpochs(r, epochs));
+      else alone.push(withEpochs(r, epochs));
+    }
+    if (recipes.length === 0) {
+      throw new DetkdError(
+        `compare: none of ${positionals.join(', ')} is a distillation recipe (with a 'distill' section); the baseline and the teacher come from one`,
+      );
     }
     const first = recipes[0]!;
     const base = baselineOf(first);
@@ -126,8 +136,15 @@ export const command: Command = {
         throw new DetkdError(`compare: '${r.name}' and '${first.name}' use different teachers`);
       }
     }
+    for (const r of alone) {
+      if (canonical(r.data) !== canonical(base.data) || canonical(r.train) !== canonical(base.train)) {
+        throw new DetkdError(
+          `compare: '${r.name}' (trained without a teacher) must use the same data and schedule as the baseline student of '${first.name}'`,
+        );
+      }
+    }
     const names = new Set<string>();
-    for (const r of recipes) {
+    for (const r of [...recipes, ...alone]) {
       if (names.has(r.name) || r.name === 'baseline' || r.name === 'teacher')
         throw new DetkdError(`compare: arm name '${r.name}' is used twice or reserved`);
       names.add(r.name);
@@ -140,7 +157,9 @@ export const command: Command = {
     const arms: { name: string; recipe: DetectionRecipe }[] = [
       { name: 'baseline', recipe: { ...base, name: 'baseline' } },
       ...recipes.map((r) => ({ name: r.name, recipe: r as DetectionRecipe })),
+      ...alone.map((r) => ({ name: r.name, recipe: r })),
     ];
+    const aloneNames = new Set(alone.map((r) => r.name));
     console.log(
       `detkd compare: ${arms.length} arms (${arms.map((a) => a.name).join(', ')}) x ${K} seed(s), ${base.train.epochs ?? '?'} epochs each -> ${out}`,
     );
@@ -198,6 +217,13 @@ export const command: Command = {
         baseline: summaries[0]!,
         methods: summaries.slice(1),
         seeds: shared,
+        ...(alone.length > 0
+          ? {
+              notes: [
+                `Trained without a teacher (other ways to train the same student): ${alone.map((r) => r.name).join(', ')}.`,
+              ],
+            }
+          : {}),
       });
       const pending = arms.flatMap((a) =>
         seeds
@@ -231,7 +257,7 @@ export const command: Command = {
           overwrite: !resume,
           device,
           seed: s,
-          ...(values.teacher ? { teacherCheckpoint: values.teacher } : {}),
+          ...(values.teacher && !aloneNames.has(a.name) ? { teacherCheckpoint: values.teacher } : {}),
         });
         await writeTable();
       }

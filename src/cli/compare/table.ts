@@ -84,6 +84,8 @@ export interface TableInput {
   baseline: ArmSummary;
   methods: readonly ArmSummary[];
   seeds: readonly number[];
+  /** Extra legend sentences. */
+  notes?: readonly string[];
 }
 
 /** The markdown table, with a legend line. */
@@ -124,7 +126,7 @@ export function markdownTable(t: TableInput): string {
   const n = t.seeds.length;
   out.push(
     '',
-    `COCO metrics in %, mean ± sample std over ${n} seed${n === 1 ? '' : 's'} (${t.seeds.join(', ')}) shared by every arm; final epoch, not best-of-run. ΔAP: gain over the baseline student; gap closed: ΔAP / (teacher AP - baseline AP). s/step: median training seconds per iteration (median over seeds of each run's median) (distilled arms include the teacher's forward).`,
+    `COCO metrics in %, mean ± sample std over ${n} seed${n === 1 ? '' : 's'} (${t.seeds.join(', ')}) shared by every arm; final epoch, not best-of-run. ΔAP: gain over the baseline student; gap closed: ΔAP / (teacher AP - baseline AP). s/step: median training seconds per iteration (median over seeds of each run's median) (distilled arms include the teacher's forward).${(t.notes ?? []).map((n) => ` ${n}`).join('')}`,
   );
   return `${out.join('\n')}\n`;
 }
