@@ -9,6 +9,14 @@ import type { ArmSummary } from './table.ts';
 const BLACK: Rgb = [0, 0, 0];
 const GREY: Rgb = [150, 150, 150];
 
+/** Arm colours: the class palette without its greys, which are the baseline's. */
+function armColor(i: number): Rgb {
+  const colours = Array.from({ length: 20 }, (_, k) => classColor(k)).filter(
+    ([r, g, b]) => !(r === g && g === b),
+  );
+  return colours[i % colours.length]!;
+}
+
 export async function plotAp(
   arms: readonly ArmSummary[],
   teacherAp: number | null,
@@ -50,10 +58,12 @@ export async function plotAp(
   arms.forEach((a, i) => {
     const x0 = left + gap + i * (barW + gap);
     const m = a.ap.length > 0 ? a.ap.reduce((s, v) => s + v, 0) / a.ap.length : 0;
-    fillRect(img, x0, y(m), x0 + barW, top + plotH, i === 0 ? GREY : classColor(i - 1));
+    fillRect(img, x0, y(m), x0 + barW, top + plotH, i === 0 ? GREY : armColor(i - 1));
     for (const v of a.ap) fillRect(img, x0 + barW / 2 - 3, y(v) - 3, x0 + barW / 2 + 4, y(v) + 4, BLACK);
     const val = (m * 100).toFixed(1);
-    drawBitmapText(img, val, x0 + (barW - bitmapTextSize(val, 2).width) / 2, y(m) - 20, 2, BLACK);
+    // Above the bar and above every seed's dot, so neither covers the figure.
+    const labelY = y(Math.max(m, ...a.ap)) - 22;
+    drawBitmapText(img, val, x0 + (barW - bitmapTextSize(val, 2).width) / 2, labelY, 2, BLACK);
     const name = a.name.replace(/^demo-/, '').slice(0, 11);
     drawBitmapText(img, name, x0 + (barW - bitmapTextSize(name, 1).width) / 2, top + plotH + 10, 1, BLACK);
   });
