@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { loadDetectorCheckpoint } from '../../src/cli/checkpoint-load.ts';
 import { command as compare } from '../../src/cli/commands/compare.ts';
 import { command as distill } from '../../src/cli/commands/distill.ts';
@@ -23,6 +23,7 @@ import { writeModel } from '../../src/train/checkpoint.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'detkd-distill-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const STUDENT: DetectorConfig = {
   kind: 'gfl',
   numClasses: 13,
