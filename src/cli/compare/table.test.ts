@@ -38,7 +38,7 @@ test('summaries use only the shared seeds; the table shows mean ± std, gain and
   assert.equal(base.sPerIt, 0.21, 'median step time ignores the one slow run');
   assert.ok(Math.abs(gapClosed(0.32, 0.22, 0.52) - 1 / 3) < 1e-12);
   assert.ok(Number.isNaN(gapClosed(0.3, 0.5, 0.4)), 'no gap, no share');
-  const md = markdownTable({
+  const input = {
     teacher: {
       name: 'T',
       metrics: { AP: 0.52, AP50: 0.7, AP75: 0.5, APs: 0.5, APm: 0.5, APl: 0.5 },
@@ -48,12 +48,15 @@ test('summaries use only the shared seeds; the table shows mean ± std, gain and
     baseline: base,
     methods: [m],
     seeds: [0, 1, 2],
-  });
+  };
+  const md = markdownTable(input);
   const row = md.split('\n').find((l) => l.startsWith('| demo-x |'))!;
   assert.equal(
     row,
     '| demo-x | 32.0 ± 2.0 | 52.0 ± 2.0 | 27.0 ± 2.0 | 32.0 ± 2.0 | 32.0 ± 2.0 | 32.0 ± 2.0 | +10.0 | 33% | 0.400 | 0.80 | 0.153 |',
   );
   assert.ok(md.includes('| teacher (T) | 52.0 | 70.0 | 50.0 |'));
-  assert.match(md, /over 3 seeds \(0, 1, 2\)/);
+  assert.match(md, /mean ± sample std over 3 seeds \(0, 1, 2\)/);
+  const one = markdownTable({ ...input, seeds: [0] });
+  assert.match(one, /COCO metrics in %, one seed \(0\) for every arm;/);
 });

@@ -126,7 +126,7 @@ export function markdownTable(t: TableInput): string {
   const n = t.seeds.length;
   out.push(
     '',
-    `COCO metrics in %, mean ± sample std over ${n} seed${n === 1 ? '' : 's'} (${t.seeds.join(', ')}) shared by every arm; final epoch, not best-of-run. ΔAP: gain over the baseline student; gap closed: ΔAP / (teacher AP - baseline AP). s/step: median training seconds per iteration (median over seeds of each run's median) (distilled arms include the teacher's forward).${(t.notes ?? []).map((n) => ` ${n}`).join('')}`,
+    `COCO metrics in %, ${n === 1 ? `one seed (${t.seeds[0]}) for every arm` : `mean ± sample std over ${n} seeds (${t.seeds.join(', ')}) shared by every arm`}; final epoch, not best-of-run. ΔAP: gain over the baseline student; gap closed: ΔAP / (teacher AP - baseline AP). s/step: median training seconds per iteration (median over seeds of each run's median) (distilled arms include the teacher's forward).${(t.notes ?? []).map((n) => ` ${n}`).join('')}`,
   );
   return `${out.join('\n')}\n`;
 }
