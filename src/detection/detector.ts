@@ -8,7 +8,7 @@ import { Module } from '../nn/module.ts';
 import type { ImageMeta } from '../structures/instances.ts';
 import type { Batch } from '../structures/tensor-batch.ts';
 import { type FcosTargetConfig, fcosTargets } from './assigners/fcos.ts';
-import type { Assigner, GtTargets } from './assigners/types.ts';
+import type { Assigner, AssignerPreds, GtTargets } from './assigners/types.ts';
 import type { ResNet } from './backbones/resnet.ts';
 import { deltaXYWHDecode } from './coders/delta-xywh.ts';
 import { distance2bbox } from './coders/distance.ts';
@@ -165,18 +165,27 @@ export class DenseDetector extends Module {
           return { assignments: gts.map((g) => s.assigner.assign(fwd.priors, g, this.numClasses)) };
         }
         // PAA: the assigner scores candidates with this detector's own (detached) predictions.
-        const C = this.numClasses;
-        const cls = flattenLevels(fwd.head.clsScores, C); // [B, A, C]
-        const R = fwd.head.bboxPreds[0]!.size(1);
-        const reg = flattenLevels(fwd.head.bboxPreds, R); // [B, A, R]
+        const preds = this.assignerPreds(fwd);
         return {
-          assignments: gts.map((g, i) =>
-            s.assigner.assign(fwd.priors, g, C, {
-              clsScores: cls.select(0, i).detach(),
-              bboxes: this.decode(fwd.priors.boxes, reg.select(0, i).detach()),
-            }),
-          ),
+          assignments: gts.map((g, i) => s.assigner.assign(fwd.priors, g, this.numClasses, preds[i])),
         };
+      }),
+    );
+  }
+
+  /**
+   * Per image, the predictions prediction-based assigners score candidates with (PAA, LAD): class
+   * logits [A, C] flattened over levels in prior order and decoded boxes [A, 4], detached.
+   */
+  assignerPreds(fwd: DetectorForward): Required<AssignerPreds>[] {
+    return noGrad(() =>
+      tidy(() => {
+        const cls = flattenLevels(fwd.head.clsScores, this.numClasses); // [B, A, C]
+        const reg = flattenLevels(fwd.head.bboxPreds, fwd.head.bboxPreds[0]!.size(1)); // [B, A, R]
+        return Array.from({ length: cls.size(0) }, (_, i) => ({
+          clsScores: cls.select(0, i).detach(),
+          bboxes: this.decode(fwd.priors.boxes, reg.select(0, i).detach()),
+        }));
       }),
     );
   }

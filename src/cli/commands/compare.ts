@@ -102,9 +102,9 @@ export const command: Command = {
       throw new DetkdError(`--epochs: expected a positive integer, got '${values.epochs}'`);
     }
     const recipes: DistillRecipe[] = [];
-    // Plain (teacherless) recipes are arms too: the same student data and schedule trained another
-    // way (another assigner, a longer schedule is not allowed: the schedule must match), so a
-    // distilled student can be read against more than one way of training without a teacher.
+    // Plain (teacherless) recipes are arms too: the student trained another way without a teacher
+    // (e.g. another assigner) on the same data and schedule, so a distilled student can be read
+    // against more than one baseline.
     const alone: DetectionRecipe[] = [];
     for (const p of positionals) {
       const r = await loadRecipe(p);

@@ -5,7 +5,6 @@
 import { DetkdError } from '../../core/errors.ts';
 import { noGrad, tidy } from '../../core/tensor.ts';
 import type { DenseDetector } from '../../detection/detector.ts';
-import { flattenLevels } from '../../detection/heads/losses.ts';
 import { checkSamePriorLayout, type TeacherAssignment } from '../distiller.ts';
 import { Frozen } from '../frozen.ts';
 import { type LadConfig, ladAssign } from '../lad.ts';
@@ -32,13 +31,10 @@ export function ladAssignment(o: {
             `LAD: teacher has ${tf.priors.boxes.size(0)} priors, student ${sf.priors.boxes.size(0)}; they must match`,
           );
         }
-        const cls = flattenLevels(tf.head.clsScores, C); // [B, A, C]
-        const R = tf.head.bboxPreds[0]!.size(1);
-        const reg = flattenLevels(tf.head.bboxPreds, R); // [B, A, R]
-        const assignments = gts.map((g, i) => {
-          const boxes = teacher.peek((t) => t.decode(tf.priors.boxes, reg.select(0, i)));
-          return ladAssign(tf.priors, cls.select(0, i), boxes, g, C, o.config);
-        });
+        const preds = teacher.peek((t) => t.assignerPreds(tf));
+        const assignments = gts.map((g, i) =>
+          ladAssign(tf.priors, preds[i]!.clsScores, preds[i]!.bboxes, g, C, o.config),
+        );
         return { assignments };
       }),
     );
