@@ -1,6 +1,6 @@
 // A combination: CWD (FPN levels and class logits) with LD (main + VLR) and classification KD,
 // each with its own reference weight, from the demo teacher.
-import { defineDistillRecipe } from '../src/cli/distill-recipe.ts';
+import { defineDistillRecipe } from '../src/app/distill-recipe.ts';
 import { cwdCls, cwdFpn } from '../src/distill/methods/features.ts';
 import { kd } from '../src/distill/methods/kd.ts';
 import { ld } from '../src/distill/methods/ld.ts';

@@ -1,6 +1,6 @@
 // FGD on the three FPN levels with the one-stage weights (alpha 1e-3, beta 5e-4, gamma 5e-4,
 // lambda 5e-6, T 0.5); a 1x1 align conv maps the student's 32 channels to the teacher's 64.
-import { defineDistillRecipe } from '../src/cli/distill-recipe.ts';
+import { defineDistillRecipe } from '../src/app/distill-recipe.ts';
 import { fgd } from '../src/distill/methods/features.ts';
 import { DEMO_TEACHER } from './demo-ld-kd.ts';
 import { recipe as student } from './demo-student.ts';

@@ -1,5 +1,5 @@
 // Classification logit KD alone (LD's "Main KD": tau 2 at the positives, weight 10).
-import { defineDistillRecipe } from '../src/cli/distill-recipe.ts';
+import { defineDistillRecipe } from '../src/app/distill-recipe.ts';
 import { kd } from '../src/distill/methods/kd.ts';
 import { DEMO_TEACHER } from './demo-ld-kd.ts';
 import { recipe as student } from './demo-student.ts';

@@ -1,6 +1,6 @@
 // LAD: the student trains on the PAA assignment computed from the teacher's predictions (same
 // single-anchor GFL layout), with no distillation loss terms.
-import { defineDistillRecipe } from '../src/cli/distill-recipe.ts';
+import { defineDistillRecipe } from '../src/app/distill-recipe.ts';
 import { ladAssignment } from '../src/distill/methods/lad.ts';
 import { DEMO_TEACHER } from './demo-ld-kd.ts';
 import { recipe as student } from './demo-student.ts';

@@ -1,7 +1,7 @@
 // The demo's distillation: LD (main region + VLR, METHODS.md §2.1) plus classification KD at the
 // positives, from the committed demo teacher into the demo student. Everything but the
 // distillation terms is the baseline student's recipe.
-import { defineDistillRecipe } from '../src/cli/distill-recipe.ts';
+import { defineDistillRecipe } from '../src/app/distill-recipe.ts';
 import { kd } from '../src/distill/methods/kd.ts';
 import { ld } from '../src/distill/methods/ld.ts';
 import { recipe as student } from './demo-student.ts';

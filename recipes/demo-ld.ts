@@ -1,5 +1,5 @@
 // LD alone: main-region LD and VLR LD (tau 10, weights 0.25 / 0.25, scaled for the batch size).
-import { defineDistillRecipe } from '../src/cli/distill-recipe.ts';
+import { defineDistillRecipe } from '../src/app/distill-recipe.ts';
 import { ld } from '../src/distill/methods/ld.ts';
 import { DEMO_TEACHER } from './demo-ld-kd.ts';
 import { recipe as student } from './demo-student.ts';

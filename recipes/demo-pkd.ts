@@ -1,6 +1,6 @@
 // PKD on the three FPN levels, weight 10 per level (dense teacher), through a 1x1 adapter per
 // level (student 32 -> teacher 64 channels).
-import { defineDistillRecipe } from '../src/cli/distill-recipe.ts';
+import { defineDistillRecipe } from '../src/app/distill-recipe.ts';
 import { pkd } from '../src/distill/methods/features.ts';
 import { DEMO_TEACHER } from './demo-ld-kd.ts';
 import { recipe as student } from './demo-student.ts';

@@ -2,7 +2,7 @@
 // published) instead of ATSS: LAD's own baseline. LAD (demo-lad.ts) replaces exactly this
 // assignment with the one the teacher's predictions give; the paper reports LAD against it
 // (PAA R50 40.4 -> 41.4). `detkd compare` takes it as an arm trained without a teacher.
-import { defineRecipe } from '../src/cli/recipe.ts';
+import { defineRecipe } from '../src/app/recipe.ts';
 import { recipe as student } from './demo-student.ts';
 
 export const recipe = defineRecipe({

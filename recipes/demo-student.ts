@@ -1,7 +1,7 @@
 // The demo's student: a small GFL detector (ResNet-18 x0.25 + FPN 32, GN, trained from scratch)
 // on the synthetic `demo` set at its native 192 px. Distillation recipes start from this one, so
 // baseline and distilled students share everything but the distillation terms.
-import { defineRecipe } from '../src/cli/recipe.ts';
+import { defineRecipe } from '../src/app/recipe.ts';
 
 export const recipe = defineRecipe({
   name: 'demo-student',

@@ -2,7 +2,7 @@
 // longer than the student (TRAINING-BUDGETS: a teacher needs several times the student's budget
 // to be clearly better). Same priors as the student (3 levels, one square anchor per location),
 // so output-level distillation (KD, LD, LAD) applies.
-import { defineRecipe } from '../src/cli/recipe.ts';
+import { defineRecipe } from '../src/app/recipe.ts';
 import { recipe as student } from './demo-student.ts';
 
 export const recipe = defineRecipe({

@@ -1,7 +1,7 @@
 // CI's golden run: a small GFL detector learns the synthetic `tiny` set (48 train / 16 val images
 // at 128 px, few large objects) in a couple of minutes on 2 cores. test/golden checks that its
 // loss and mAP land in a recorded band.
-import { defineRecipe } from '../src/cli/recipe.ts';
+import { defineRecipe } from '../src/app/recipe.ts';
 
 export const recipe = defineRecipe({
   name: 'tiny',

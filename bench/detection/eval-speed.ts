@@ -1,4 +1,4 @@
-// Inference speed of evaluateDetector (src/detection/evaluate.ts) on the synthetic `demo` val set
+// Inference speed of evaluateDetector (src/app/evaluate.ts) on the synthetic `demo` val set
 // (200 images at 256 px; generated into .cache/synth-demo-val200 if missing): images per second
 // of the whole loop (PNG decode + eval transforms + batching, forward, decode + NMS per image,
 // mapping to COCO results), for the tiny recipe's GFL student and a teacher-sized GFL.
@@ -20,7 +20,7 @@ import { manualSeed } from '../../src/core/random.ts';
 import { loadCoco } from '../../src/data/coco.ts';
 import { SYNTH_CLASSES } from '../../src/data/synth/classes.ts';
 import { generateSynth } from '../../src/data/synth/generate.ts';
-import { evaluateDetector } from '../../src/detection/evaluate.ts';
+import { evaluateDetector } from '../../src/app/evaluate.ts';
 import { buildDetector, type DetectorConfig } from '../../src/detection/models/build.ts';
 
 const { values } = parseArgs({

@@ -9,10 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
-import { loadDetectorCheckpoint } from '../../src/cli/checkpoint-load.ts';
+import { loadDetectorCheckpoint } from '../../src/app/checkpoint-load.ts';
 import { command as compare } from '../../src/cli/commands/compare.ts';
 import { command as distill } from '../../src/cli/commands/distill.ts';
-import { readTeacherStamp, writeStampedTeacher } from '../../src/cli/teacher-stamp.ts';
+import { readTeacherStamp, writeStampedTeacher } from '../../src/app/teacher-stamp.ts';
 import { DetkdError } from '../../src/core/errors.ts';
 import { manualSeed } from '../../src/core/random.ts';
 import { loadStateDictFile } from '../../src/core/serialize.ts';
@@ -57,7 +57,7 @@ function recipeSource(name: string, terms: string, imports: string): string {
       logInterval: 2,
     },
   };
-  return `import { defineDistillRecipe } from '${ROOT}/src/cli/distill-recipe.ts';
+  return `import { defineDistillRecipe } from '${ROOT}/src/app/distill-recipe.ts';
 ${imports}
 const base = ${JSON.stringify(base)};
 export const recipe = defineDistillRecipe({

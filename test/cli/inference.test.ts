@@ -6,7 +6,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { loadDetectorCheckpoint } from '../../src/cli/checkpoint-load.ts';
+import { loadDetectorCheckpoint } from '../../src/app/checkpoint-load.ts';
 import { evalCheckpoint } from '../../src/cli/commands/eval-results.ts';
 import { predict } from '../../src/cli/commands/predict.ts';
 import { DetkdError } from '../../src/core/errors.ts';

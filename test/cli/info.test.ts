@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { modelInfo, recipeInputSize } from '../../src/cli/commands/info.ts';
-import { type DetectionRecipe, loadRecipe } from '../../src/cli/recipe.ts';
+import { type DetectionRecipe, loadRecipe } from '../../src/app/recipe.ts';
 import { noGrad, tidy, zeros } from '../../src/core/tensor.ts';
 import { ResNet } from '../../src/detection/backbones/resnet.ts';
 import { buildDetector } from '../../src/detection/models/build.ts';

@@ -8,12 +8,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DetkdError } from '../../core/errors.ts';
-import { evaluateDetector } from '../../detection/evaluate.ts';
+import { evaluateDetector } from '../../app/evaluate.ts';
 import { plotAp } from '../compare/plot.ts';
 import { type ArmSummary, markdownTable, summarise } from '../compare/table.ts';
-import { baselineOf, type DistillRecipe, isDistillRecipe } from '../distill-recipe.ts';
+import { baselineOf, type DistillRecipe, isDistillRecipe } from '../../app/distill-recipe.ts';
 import type { Command } from '../main.ts';
-import { type DetectionRecipe, loadRecipe, prepareData } from '../recipe.ts';
+import { type DetectionRecipe, loadRecipe, prepareData } from '../../app/recipe.ts';
 import {
   cocoMetrics,
   loadTeacher,
@@ -21,7 +21,7 @@ import {
   type RunResult,
   runRecipe,
   studentMacs,
-} from '../run-recipe.ts';
+} from '../../app/run-recipe.ts';
 
 const USAGE = `usage: detkd compare RECIPES... --out DIR [--seeds K] [--epochs N] [--teacher CKPT] [--device D]
 

@@ -5,10 +5,10 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DetkdError } from '../../core/errors.ts';
-import { isDistillRecipe } from '../distill-recipe.ts';
+import { isDistillRecipe } from '../../app/distill-recipe.ts';
 import type { Command } from '../main.ts';
-import { loadRecipe } from '../recipe.ts';
-import { runRecipe } from '../run-recipe.ts';
+import { loadRecipe } from '../../app/recipe.ts';
+import { runRecipe } from '../../app/run-recipe.ts';
 
 const USAGE = `usage: detkd distill RECIPE [--teacher CKPT] [--out DIR] [--resume] [--overwrite] [--device cpu|cuda:N]
 

@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DetkdError } from '../../core/errors.ts';
 import type { CocoDataset } from '../../data/coco.ts';
-import type { DetectorEvaluation } from '../../detection/evaluate.ts';
+import type { DetectorEvaluation } from '../../app/evaluate.ts';
 import { type CocoEvalResult, evaluateIndexed } from '../../eval/coco-eval.ts';
 import { flattenResults, indexGroundTruth, loadJsonFile } from '../../eval/coco-input.ts';
 import { formatCategoryTable, formatSummary, toJsonReport } from '../../eval/report.ts';
@@ -110,10 +110,10 @@ export async function evalCheckpoint(
 ): Promise<DetectorEvaluation> {
   // Loaded here, not at the top: the --gt/--results form runs without libtorch.
   const { loadCoco } = await import('../../data/coco.ts');
-  const { evaluateDetector } = await import('../../detection/evaluate.ts');
+  const { evaluateDetector } = await import('../../app/evaluate.ts');
   const { buildDetector } = await import('../../detection/models/build.ts');
-  const { loadDetectorCheckpoint, recipeCategories, recipeValSet } = await import('../checkpoint-load.ts');
-  const { loadRecipe } = await import('../recipe.ts');
+  const { loadDetectorCheckpoint, recipeCategories, recipeValSet } = await import('../../app/checkpoint-load.ts');
+  const { loadRecipe } = await import('../../app/recipe.ts');
   const recipe = await loadRecipe(opts.recipe);
   const device = opts.device ?? 'cpu';
   const { categories, annFile } = await recipeCategories(recipe, log);

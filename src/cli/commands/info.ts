@@ -8,7 +8,7 @@ import { buildDetector } from '../../detection/models/build.ts';
 import { countMacs, macsByPrefix } from '../../nn/macs.ts';
 import type { Module } from '../../nn/module.ts';
 import type { Command } from '../main.ts';
-import { type DetectionRecipe, loadRecipe } from '../recipe.ts';
+import { type DetectionRecipe, loadRecipe } from '../../app/recipe.ts';
 
 export const USAGE = `usage: detkd info RECIPE [--json] [--input HxW]
 

@@ -13,10 +13,10 @@ import type { DenseDetector } from '../../detection/detector.ts';
 import { buildDetector } from '../../detection/models/build.ts';
 import { type CocoResultEntry, toCocoResults } from '../../detection/postprocess.ts';
 import { toTensorBatch } from '../../structures/tensor-batch.ts';
-import { loadDetectorCheckpoint, recipeCategories } from '../checkpoint-load.ts';
+import { loadDetectorCheckpoint, recipeCategories } from '../../app/checkpoint-load.ts';
 import { classColor, type DrawItem, renderDetections, upscaleForDrawing } from '../draw.ts';
 import type { Command } from '../main.ts';
-import { loadRecipe } from '../recipe.ts';
+import { loadRecipe } from '../../app/recipe.ts';
 
 export const USAGE = `usage: detkd predict --recipe RECIPE --checkpoint CKPT IMAGES... --out DIR
                     [--score-thr 0.3] [--device cpu|cuda:N]

@@ -4,10 +4,10 @@
 // student here (use `detkd distill` to distil).
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { baselineOf, isDistillRecipe } from '../distill-recipe.ts';
+import { baselineOf, isDistillRecipe } from '../../app/distill-recipe.ts';
 import type { Command } from '../main.ts';
-import { loadRecipe } from '../recipe.ts';
-import { runRecipe } from '../run-recipe.ts';
+import { loadRecipe } from '../../app/recipe.ts';
+import { runRecipe } from '../../app/run-recipe.ts';
 
 const USAGE = `usage: detkd train RECIPE [--out DIR] [--resume] [--overwrite] [--device cpu|cuda:N]
 

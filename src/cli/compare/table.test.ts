@@ -2,7 +2,7 @@
 // the baseline, share of the teacher-student gap closed, and the median step time.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RunResult } from '../run-recipe.ts';
+import type { RunResult } from '../../app/run-recipe.ts';
 import { gapClosed, markdownTable, median, std, summarise } from './table.ts';
 
 function run(seed: number, ap: number, sPerIt: number): RunResult {

@@ -2,7 +2,7 @@
 // deviation over the seeds every arm finished, the gain over the baseline, the share of the
 // teacher-student gap closed, time per step, and the student's size. Pure functions of the runs'
 // result.json records, so a partial comparison prints what it has.
-import type { RunResult } from '../run-recipe.ts';
+import type { RunResult } from '../../app/run-recipe.ts';
 
 export const METRICS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'] as const;
 

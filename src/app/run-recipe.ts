@@ -11,7 +11,7 @@ import { noGrad, type Tensor, tidy, zeros } from '../core/tensor.ts';
 import { DetectionLoader } from '../data/loader.ts';
 import { evalTransforms, type ResizeSpec, trainTransforms } from '../data/transforms.ts';
 import type { DenseDetector } from '../detection/detector.ts';
-import { evaluateDetector } from '../detection/evaluate.ts';
+import { evaluateDetector } from './evaluate.ts';
 import { buildDetector } from '../detection/models/build.ts';
 import { Distiller, inheritNeckAndHead } from '../distill/distiller.ts';
 import { Frozen } from '../distill/frozen.ts';

@@ -10,8 +10,8 @@ import type { CocoEvalResult } from '../eval/coco-eval.ts';
 import { evaluateCoco } from '../eval/coco-eval.ts';
 import { indexGroundTruth } from '../eval/coco-input.ts';
 import { disposeBatch, toTensorBatch } from '../structures/tensor-batch.ts';
-import type { DenseDetector } from './detector.ts';
-import { type CocoResultEntry, toCocoResults } from './postprocess.ts';
+import type { DenseDetector } from '../detection/detector.ts';
+import { type CocoResultEntry, toCocoResults } from '../detection/postprocess.ts';
 
 export interface EvaluateOptions {
   resize: ResizeSpec | null;
