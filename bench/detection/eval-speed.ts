@@ -15,12 +15,12 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { evaluateDetector } from '../../src/app/evaluate.ts';
 import { native } from '../../src/core/native.ts';
 import { manualSeed } from '../../src/core/random.ts';
 import { loadCoco } from '../../src/data/coco.ts';
 import { SYNTH_CLASSES } from '../../src/data/synth/classes.ts';
 import { generateSynth } from '../../src/data/synth/generate.ts';
-import { evaluateDetector } from '../../src/app/evaluate.ts';
 import { buildDetector, type DetectorConfig } from '../../src/detection/models/build.ts';
 
 const { values } = parseArgs({

@@ -6,12 +6,12 @@ import { noGrad, tidy } from '../core/tensor.ts';
 import type { CocoDataset } from '../data/coco.ts';
 import { DetectionLoader } from '../data/loader.ts';
 import { evalTransforms, type ResizeSpec } from '../data/transforms.ts';
+import type { DenseDetector } from '../detection/detector.ts';
+import { type CocoResultEntry, toCocoResults } from '../detection/postprocess.ts';
 import type { CocoEvalResult } from '../eval/coco-eval.ts';
 import { evaluateCoco } from '../eval/coco-eval.ts';
 import { indexGroundTruth } from '../eval/coco-input.ts';
 import { disposeBatch, toTensorBatch } from '../structures/tensor-batch.ts';
-import type { DenseDetector } from '../detection/detector.ts';
-import { type CocoResultEntry, toCocoResults } from '../detection/postprocess.ts';
 
 export interface EvaluateOptions {
   resize: ResizeSpec | null;

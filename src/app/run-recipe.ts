@@ -11,7 +11,6 @@ import { noGrad, type Tensor, tidy, zeros } from '../core/tensor.ts';
 import { DetectionLoader } from '../data/loader.ts';
 import { evalTransforms, type ResizeSpec, trainTransforms } from '../data/transforms.ts';
 import type { DenseDetector } from '../detection/detector.ts';
-import { evaluateDetector } from './evaluate.ts';
 import { buildDetector } from '../detection/models/build.ts';
 import { Distiller, inheritNeckAndHead } from '../distill/distiller.ts';
 import { Frozen } from '../distill/frozen.ts';
@@ -23,6 +22,7 @@ import { detectionSource, type Metrics, type Task, type TrainContext } from '../
 import { type FitResult, Trainer } from '../train/trainer.ts';
 import { loadDetectorCheckpoint } from './checkpoint-load.ts';
 import { type DistillRecipe, isDistillRecipe } from './distill-recipe.ts';
+import { evaluateDetector } from './evaluate.ts';
 import { type DetectionRecipe, prepareData, type RecipeDatasets } from './recipe.ts';
 
 export interface RunRecipeOptions {

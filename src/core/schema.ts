@@ -18,7 +18,8 @@ export function editDistance(a: string, b: string): number {
     for (let j = 1; j <= t.length; j++) {
       const cost = s[i - 1] === t[j - 1] ? 0 : 1;
       let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1])
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
       d[i]![j] = v;
     }
   }
@@ -110,7 +111,8 @@ function pathString(path: readonly PropertyKey[]): string {
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return `a string (${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)})`;
+  if (typeof v === 'string')
+    return `a string (${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)})`;
   if (typeof v === 'number') return `a number (${v})`;
   if (typeof v === 'function') return 'a function';
   if (typeof v === 'object') return 'an object';
@@ -127,7 +129,11 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** One line per problem, each naming the key's path. */
-export function formatIssues(schema: AnySchema, value: unknown, issues: readonly z.core.$ZodIssue[]): string[] {
+export function formatIssues(
+  schema: AnySchema,
+  value: unknown,
+  issues: readonly z.core.$ZodIssue[],
+): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     const at = pathString(issue.path);
@@ -151,7 +157,9 @@ export function formatIssues(schema: AnySchema, value: unknown, issues: readonly
       );
     } else if (issue.code === 'invalid_union') {
       const got = valueAt(value, issue.path);
-      lines.push(`'${at || '(root)'}' does not match any allowed form (got ${describe(got)}): ${issue.message}`);
+      lines.push(
+        `'${at || '(root)'}' does not match any allowed form (got ${describe(got)}): ${issue.message}`,
+      );
     } else {
       lines.push(`'${at || '(root)'}': ${issue.message}`);
     }

@@ -7,12 +7,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DetkdError } from '../../core/errors.ts';
-import { evaluateDetector } from '../../app/evaluate.ts';
-import { plotAp } from '../compare/plot.ts';
-import { type ArmSummary, markdownTable, summarise } from '../compare/table.ts';
 import { baselineOf, type DistillRecipe, isDistillRecipe } from '../../app/distill-recipe.ts';
-import type { Command } from '../main.ts';
+import { evaluateDetector } from '../../app/evaluate.ts';
 import { type DetectionRecipe, loadRecipe, prepareData } from '../../app/recipe.ts';
 import {
   cocoMetrics,
@@ -22,6 +18,10 @@ import {
   runRecipe,
   studentMacs,
 } from '../../app/run-recipe.ts';
+import { DetkdError } from '../../core/errors.ts';
+import { plotAp } from '../compare/plot.ts';
+import { type ArmSummary, markdownTable, summarise } from '../compare/table.ts';
+import type { Command } from '../main.ts';
 
 const USAGE = `usage: detkd compare RECIPES... --out DIR [--seeds K] [--epochs N] [--teacher CKPT] [--device D]
 

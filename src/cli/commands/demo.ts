@@ -8,10 +8,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isDistillRecipe } from '../../app/distill-recipe.ts';
-import type { Command } from '../main.ts';
 import { loadRecipe, prepareData, readSynthManifest, synthDir } from '../../app/recipe.ts';
 import { runRecipe } from '../../app/run-recipe.ts';
 import { readTeacherStamp, writeStampedTeacher } from '../../app/teacher-stamp.ts';
+import type { Command } from '../main.ts';
 import { command as compare } from './compare.ts';
 
 const USAGE = `usage: detkd demo [--out DIR] [--seeds K]

@@ -4,11 +4,11 @@
 // `detkd eval --recipe RECIPE --checkpoint ...` and `detkd predict` like any detector.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DetkdError } from '../../core/errors.ts';
 import { isDistillRecipe } from '../../app/distill-recipe.ts';
-import type { Command } from '../main.ts';
 import { loadRecipe } from '../../app/recipe.ts';
 import { runRecipe } from '../../app/run-recipe.ts';
+import { DetkdError } from '../../core/errors.ts';
+import type { Command } from '../main.ts';
 
 const USAGE = `usage: detkd distill RECIPE [--teacher CKPT] [--out DIR] [--resume] [--overwrite] [--device cpu|cuda:N]
 

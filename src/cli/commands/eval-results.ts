@@ -5,9 +5,9 @@
 import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { DetectorEvaluation } from '../../app/evaluate.ts';
 import { DetkdError } from '../../core/errors.ts';
 import type { CocoDataset } from '../../data/coco.ts';
-import type { DetectorEvaluation } from '../../app/evaluate.ts';
 import { type CocoEvalResult, evaluateIndexed } from '../../eval/coco-eval.ts';
 import { flattenResults, indexGroundTruth, loadJsonFile } from '../../eval/coco-input.ts';
 import { formatCategoryTable, formatSummary, toJsonReport } from '../../eval/report.ts';
@@ -112,7 +112,9 @@ export async function evalCheckpoint(
   const { loadCoco } = await import('../../data/coco.ts');
   const { evaluateDetector } = await import('../../app/evaluate.ts');
   const { buildDetector } = await import('../../detection/models/build.ts');
-  const { loadDetectorCheckpoint, recipeCategories, recipeValSet } = await import('../../app/checkpoint-load.ts');
+  const { loadDetectorCheckpoint, recipeCategories, recipeValSet } = await import(
+    '../../app/checkpoint-load.ts'
+  );
   const { loadRecipe } = await import('../../app/recipe.ts');
   const recipe = await loadRecipe(opts.recipe);
   const device = opts.device ?? 'cpu';

@@ -1,6 +1,7 @@
 // `detkd info RECIPE [--json] [--input HxW]`: the size of a recipe's detector, parameters and
 // multiply-accumulates per top-level part (backbone, neck, bbox_head), without any data.
 import { parseArgs } from 'node:util';
+import { type DetectionRecipe, loadRecipe } from '../../app/recipe.ts';
 import { DetkdError } from '../../core/errors.ts';
 import { noGrad, tidy, zeros } from '../../core/tensor.ts';
 import { padTo } from '../../data/transforms.ts';
@@ -8,7 +9,6 @@ import { buildDetector } from '../../detection/models/build.ts';
 import { countMacs, macsByPrefix } from '../../nn/macs.ts';
 import type { Module } from '../../nn/module.ts';
 import type { Command } from '../main.ts';
-import { type DetectionRecipe, loadRecipe } from '../../app/recipe.ts';
 
 export const USAGE = `usage: detkd info RECIPE [--json] [--input HxW]
 

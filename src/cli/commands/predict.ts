@@ -3,6 +3,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadDetectorCheckpoint, recipeCategories } from '../../app/checkpoint-load.ts';
+import { loadRecipe } from '../../app/recipe.ts';
 import { DetkdError } from '../../core/errors.ts';
 import { noGrad, tidy } from '../../core/tensor.ts';
 import { collate } from '../../data/collate.ts';
@@ -13,10 +15,8 @@ import type { DenseDetector } from '../../detection/detector.ts';
 import { buildDetector } from '../../detection/models/build.ts';
 import { type CocoResultEntry, toCocoResults } from '../../detection/postprocess.ts';
 import { toTensorBatch } from '../../structures/tensor-batch.ts';
-import { loadDetectorCheckpoint, recipeCategories } from '../../app/checkpoint-load.ts';
 import { classColor, type DrawItem, renderDetections, upscaleForDrawing } from '../draw.ts';
 import type { Command } from '../main.ts';
-import { loadRecipe } from '../../app/recipe.ts';
 
 export const USAGE = `usage: detkd predict --recipe RECIPE --checkpoint CKPT IMAGES... --out DIR
                     [--score-thr 0.3] [--device cpu|cuda:N]

@@ -5,9 +5,9 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baselineOf, isDistillRecipe } from '../../app/distill-recipe.ts';
-import type { Command } from '../main.ts';
 import { loadRecipe } from '../../app/recipe.ts';
 import { runRecipe } from '../../app/run-recipe.ts';
+import type { Command } from '../main.ts';
 
 const USAGE = `usage: detkd train RECIPE [--out DIR] [--resume] [--overwrite] [--device cpu|cuda:N]
 
