@@ -1,4 +1,6 @@
 // Loads the addon and declares its surface. Everything above this file goes through `native`.
+// The OpenMP wait policy must be in the environment before libgomp loads with the addon.
+import './omp-policy.ts';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
