@@ -11,32 +11,50 @@
 //     terms: (p) => [ld(p), kd(p)],
 //   },
 // });
-import type { DenseDetector } from '../detection/detector.ts';
+import { DetkdError } from '../core/errors.ts';
+import { z } from '../core/schema.ts';
 import type { TeacherAssignment } from '../distill/distiller.ts';
-import type { Frozen } from '../distill/frozen.ts';
-import type { AnyTerm } from '../distill/term.ts';
+import type { AnyTerm, DistillPair } from '../distill/term.ts';
 import type { DetectionRecipe } from './recipe.ts';
 
-/** The pair every term factory takes. */
-export interface DistillPair {
-  student: DenseDetector;
-  teacher: Frozen<DenseDetector>;
-}
+const isFunction = (v: unknown): boolean => typeof v === 'function';
+const isObject = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export interface DistillSpec {
-  teacher: {
-    /** The teacher's recipe: its architecture and input normalisation (its data is not used). */
-    recipe: DetectionRecipe;
-    /** A detkd checkpoint (last.safetensors), deliverable (model_*.safetensors) or plain safetensors. */
-    checkpoint: string;
-  };
+/**
+ * A recipe's `distill` section. Functions and the teacher's recipe are checked for their kind
+ * only: the teacher's recipe is validated by the recipe loader with the detection recipe schema,
+ * and the terms validate their own options when the factories run.
+ */
+export const distillSectionSchema = z.strictObject({
+  /**
+   * The frozen teacher. Optional in the schema because a method may have none (LGD); every
+   * method detkd has so far needs one, and the run says so when it is missing.
+   */
+  teacher: z
+    .strictObject({
+      /** The teacher's recipe: its architecture and input normalisation (its data is not used). */
+      recipe: z.custom<DetectionRecipe>(isObject, {
+        message: 'must be a recipe object (made with defineRecipe)',
+      }),
+      /** A detkd checkpoint (last.safetensors), deliverable (model_*.safetensors) or plain safetensors. */
+      checkpoint: z.string().min(1),
+    })
+    .optional(),
   /** The distillation terms (may be empty, e.g. LAD only). */
-  terms: (p: DistillPair) => AnyTerm[];
+  terms: z.custom<(p: DistillPair) => AnyTerm[]>(isFunction, {
+    message: 'must be a function of the student/teacher pair returning the terms, e.g. (p) => [ld(p)]',
+  }),
   /** Train the student on an assignment made from the teacher (LAD). */
-  assignment?: (p: DistillPair) => TeacherAssignment;
+  assignment: z
+    .custom<(p: DistillPair) => TeacherAssignment>(isFunction, {
+      message: 'must be a function of the student/teacher pair, e.g. (p) => ladAssignment(p)',
+    })
+    .optional(),
   /** Copy the teacher's neck and head into the student first (errors if shapes differ). */
-  inherit?: boolean;
-}
+  inherit: z.boolean().optional(),
+});
+
+export type DistillSpec = z.infer<typeof distillSectionSchema>;
 
 export interface DistillRecipe extends DetectionRecipe {
   distill: DistillSpec;
@@ -49,6 +67,17 @@ export function defineDistillRecipe(r: DistillRecipe): DistillRecipe {
 export function isDistillRecipe(r: DetectionRecipe): r is DistillRecipe {
   const d: unknown = Reflect.get(r, 'distill');
   return d !== null && typeof d === 'object' && typeof Reflect.get(d, 'terms') === 'function';
+}
+
+/** The recipe's teacher; a DetkdError naming the recipe when it has none. */
+export function teacherOf(r: DistillRecipe): NonNullable<DistillSpec['teacher']> {
+  const t = r.distill.teacher;
+  if (t === undefined) {
+    throw new DetkdError(
+      `recipe '${r.name}': distill.teacher is missing; every method in detkd so far distils from a teacher ({ recipe, checkpoint })`,
+    );
+  }
+  return t;
 }
 
 /** The recipe without its distillation part: the baseline student it distils. */

@@ -21,7 +21,7 @@ import type { JsonValue } from '../train/checkpoint.ts';
 import { detectionSource, type Metrics, type Task, type TrainContext } from '../train/task.ts';
 import { type FitResult, Trainer } from '../train/trainer.ts';
 import { loadDetectorCheckpoint } from './checkpoint-load.ts';
-import { type DistillRecipe, isDistillRecipe } from './distill-recipe.ts';
+import { type DistillRecipe, isDistillRecipe, teacherOf } from './distill-recipe.ts';
 import { evaluateDetector } from './evaluate.ts';
 import { type DetectionRecipe, prepareData, type RecipeDatasets } from './recipe.ts';
 
@@ -137,7 +137,7 @@ export function loadTeacher(
   device: string,
   log: (s: string) => void,
 ): Frozen<DenseDetector> {
-  const tr = r.distill.teacher.recipe;
+  const tr = teacherOf(r).recipe;
   const teacher = detectorFor(tr, data);
   if (device !== 'cpu') teacher.to(device);
   const info = loadDetectorCheckpoint(teacher, checkpoint, tr, { device });
@@ -172,12 +172,13 @@ export async function runRecipe(recipe: DetectionRecipe, o: RunRecipeOptions): P
   let termNames: string[] | undefined;
   let teacherName: string | undefined;
   if (isDistillRecipe(recipe)) {
-    teacherName = recipe.distill.teacher.recipe.name;
-    const ckpt = o.teacherCheckpoint ?? recipe.distill.teacher.checkpoint;
+    const spec = teacherOf(recipe);
+    teacherName = spec.recipe.name;
+    const ckpt = o.teacherCheckpoint ?? spec.checkpoint;
     const teacher = loadTeacher(recipe, data, ckpt, device, log);
     teacherInfo = { checkpoint: ckpt, params: teacher.numParameters() };
     log(
-      `  teacher: ${recipe.distill.teacher.recipe.name} from ${ckpt}, ${(teacherInfo.params / 1e6).toFixed(2)} M parameters (frozen)`,
+      `  teacher: ${teacherName} from ${ckpt}, ${(teacherInfo.params / 1e6).toFixed(2)} M parameters (frozen)`,
     );
     if (recipe.distill.inherit) {
       const n = inheritNeckAndHead(student, teacher);

@@ -8,6 +8,21 @@ import type { GtTargets } from '../detection/assigners/types.ts';
 import type { BatchAssignment, DenseDetector, DetectorForward } from '../detection/detector.ts';
 import type { Module } from '../nn/module.ts';
 import type { Batch } from '../structures/tensor-batch.ts';
+import type { Frozen } from './frozen.ts';
+
+/**
+ * What a recipe's `terms` and `assignment` functions get, and every method factory takes (spread
+ * into its options): the student and the frozen teacher. Methods with other pairs extend it rather
+ * than change it: a method that trains a second network (CoLAD) adds that network, trainable; a
+ * teacherless one (LGD) takes `StudentSide` alone.
+ */
+export interface StudentSide {
+  readonly student: DenseDetector;
+}
+
+export interface DistillPair extends StudentSide {
+  readonly teacher: Frozen<DenseDetector>;
+}
 
 /** What a term sees in one training step. */
 export interface DistillContext {

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { baselineOf, type DistillRecipe, isDistillRecipe } from '../../app/distill-recipe.ts';
+import { baselineOf, type DistillRecipe, isDistillRecipe, teacherOf } from '../../app/distill-recipe.ts';
 import { evaluateDetector } from '../../app/evaluate.ts';
 import { type DetectionRecipe, loadRecipe, prepareData } from '../../app/recipe.ts';
 import {
@@ -130,8 +130,8 @@ export const command: Command = {
         );
       }
       if (
-        r.distill.teacher.recipe.name !== first.distill.teacher.recipe.name ||
-        (values.teacher === undefined && r.distill.teacher.checkpoint !== first.distill.teacher.checkpoint)
+        teacherOf(r).recipe.name !== teacherOf(first).recipe.name ||
+        (values.teacher === undefined && teacherOf(r).checkpoint !== teacherOf(first).checkpoint)
       ) {
         throw new DetkdError(`compare: '${r.name}' and '${first.name}' use different teachers`);
       }
@@ -152,7 +152,7 @@ export const command: Command = {
     const out = values.out;
     mkdirSync(out, { recursive: true });
     const device = values.device;
-    const teacherCkpt = values.teacher ?? first.distill.teacher.checkpoint;
+    const teacherCkpt = values.teacher ?? teacherOf(first).checkpoint;
     const seeds = Array.from({ length: K }, (_, i) => i);
     const arms: { name: string; recipe: DetectionRecipe }[] = [
       { name: 'baseline', recipe: { ...base, name: 'baseline' } },
@@ -186,7 +186,7 @@ export const command: Command = {
       );
       const macs = t.peek((m) => studentMacs(m, first.data.resize, device));
       teacher = {
-        name: first.distill.teacher.recipe.name,
+        name: teacherOf(first).recipe.name,
         metrics: cocoMetrics({ ...e.coco.stats }),
         params: t.numParameters(),
         macs,

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isDistillRecipe } from '../../app/distill-recipe.ts';
+import { isDistillRecipe, teacherOf } from '../../app/distill-recipe.ts';
 import { loadRecipe, prepareData, readSynthManifest, synthDir } from '../../app/recipe.ts';
 import { runRecipe } from '../../app/run-recipe.ts';
 import { readTeacherStamp, writeStampedTeacher } from '../../app/teacher-stamp.ts';
@@ -52,7 +52,7 @@ export const command: Command = {
     const dir = synthDir(recipe.data)!;
     const data = readSynthManifest(dir);
     // 2. The teacher: the committed one if it was trained on this very dataset, else retrained.
-    let teacher = join(root(), recipe.distill.teacher.checkpoint);
+    let teacher = join(root(), teacherOf(recipe).checkpoint);
     const stamp = existsSync(teacher) ? readTeacherStamp(teacher) : null;
     if (stamp !== null && stamp.synthHash === data.hash && stamp.synthVersion === data.version) {
       console.log(
@@ -66,7 +66,7 @@ export const command: Command = {
       console.log(
         `teacher: ${why}.\nRetraining the teacher from recipes/demo-teacher.ts (about 20-30 min on 2 cores) ...`,
       );
-      const tr = recipe.distill.teacher.recipe;
+      const tr = teacherOf(recipe).recipe;
       const runDir = join(values.out, 'teacher');
       const r = await runRecipe(tr, {
         runDir,
