@@ -35,6 +35,8 @@ export interface RunRecipeOptions {
   /** Overrides recipe.train.seed (compare runs every arm with the same seeds). */
   seed?: number;
   log?: (s: string) => void;
+  /** Stops training after the current step, writing last.safetensors (the CLI's Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** What `result.json` holds. */
@@ -245,6 +247,7 @@ export async function runRecipe(recipe: DetectionRecipe, o: RunRecipeOptions): P
     resume: o.resume ?? false,
     overwrite: o.overwrite ?? false,
     recipe: stored,
+    ...(o.signal ? { signal: o.signal } : {}),
   });
   let fit: FitResult;
   try {

@@ -367,6 +367,9 @@ export class Trainer<B> {
         if (o.checkpointInterval !== undefined && pos.iter % o.checkpointInterval === 0) {
           this.saveLast(pos, 'interval', false);
         }
+        // A signal handler (SIGINT -> abort) runs only when the event loop turns, which a batch
+        // source that never waits on I/O would not let happen until the end of the run.
+        if (o.signal !== undefined) await new Promise<void>((r) => setImmediate(r));
         if (this.stopRequested(pos.iter)) {
           stopped = true;
           break;
