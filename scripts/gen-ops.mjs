@@ -147,7 +147,10 @@ function genTs(ops) {
     "import { dtypeCode, memoryFormatCode, odtypeCode, omemoryFormatCode } from './dtype.ts';",
     "import type { Generator } from './random.ts';",
     "import { native } from './native.ts';",
-    "import { type Tensor, hs, oh, ohs, ogen, wrap, wrapAll } from './tensor.ts';",
+    // tensor.ts imports this file at run time, so Tensor comes in as a type only and the
+    // handle->Tensor plumbing from handles.ts, which does not import tensor.ts back.
+    "import { hs, oh, ohs, ogen, wrap, wrapAll } from './handles.ts';",
+    "import type { Tensor } from './tensor.ts';",
     '',
     '// Keep the imports used even when no op needs a given helper.',
     'void dtypeCode; void memoryFormatCode; void odtypeCode; void omemoryFormatCode; void oh; void ohs; void hs; void ogen;',

@@ -4,7 +4,8 @@ import type { DType, MemoryFormat, Scalar } from './dtype.ts';
 import { dtypeCode, memoryFormatCode, odtypeCode, omemoryFormatCode } from './dtype.ts';
 import type { Generator } from './random.ts';
 import { native } from './native.ts';
-import { type Tensor, hs, oh, ohs, ogen, wrap, wrapAll } from './tensor.ts';
+import { hs, oh, ohs, ogen, wrap, wrapAll } from './handles.ts';
+import type { Tensor } from './tensor.ts';
 
 // Keep the imports used even when no op needs a given helper.
 void dtypeCode; void memoryFormatCode; void odtypeCode; void omemoryFormatCode; void oh; void ohs; void hs; void ogen;

@@ -1,7 +1,5 @@
-// The typed Tensor, its scopes (tidy/keep/dispose/using) and creation functions.
-//
-// Memory is explicit (ARCHITECTURE principle 8): every tensor made inside `tidy(fn)` is freed
-// when fn returns, except what fn returns or `keep`s. GC finalizers are only a backstop.
+// The typed Tensor and its creation functions. Scopes and grad mode live in scope.ts, the
+// handle plumbing the generated ops use in handles.ts; both are re-exported here.
 
 import {
   type AnyTypedArray,
@@ -15,146 +13,18 @@ import {
   typedArrayView,
 } from './dtype.ts';
 import { DetkdError } from './errors.ts';
-import { type GeneratorHandle, type NativeArg, native, type TensorHandle } from './native.ts';
+import { registerTensorClass } from './handles.ts';
+import { type NativeArg, native, type TensorHandle } from './native.ts';
 import * as ops from './ops.generated.ts';
 import type { Generator } from './random.ts';
+import { Scoped, tidy } from './scope.ts';
 
-// --- scopes ----------------------------------------------------------------------------------
-
-const scopes: Tensor[][] = [];
+export { hs, ogen, oh, ohs, wrap, wrapAll } from './handles.ts';
+export { dispose, enableGrad, isGradEnabled, keep, memoryInfo, noGrad, tidy } from './scope.ts';
 
 /** Thrown when a disposed tensor is used. */
 export class DisposedTensorError extends Error {
   override name = 'DisposedTensorError';
-}
-
-function track(t: Tensor): void {
-  const s = scopes[scopes.length - 1];
-  if (s !== undefined) s.push(t);
-}
-
-function collect(v: unknown, out: Set<Tensor>, seen: Set<object>): void {
-  if (v instanceof Tensor) {
-    out.add(v);
-    return;
-  }
-  if (v === null || typeof v !== 'object' || seen.has(v)) return;
-  seen.add(v);
-  if (Array.isArray(v)) {
-    for (const e of v) collect(e, out, seen);
-  } else if (v instanceof Map) {
-    for (const e of v.values()) collect(e, out, seen);
-  } else if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) {
-    for (const e of Object.values(v)) collect(e, out, seen);
-  }
-}
-
-/**
- * Runs fn and frees every tensor it created, except those it returns (also inside arrays, Maps
- * and plain objects) and those marked with `keep`. Returned tensors move to the enclosing scope.
- * fn must be synchronous: a returned Promise is an error (its tensors could not be tracked).
- *
- *   const loss = tidy(() => model.forward(x).sub(y).square().mean());
- */
-export function tidy<T>(fn: () => T): T {
-  const scope: Tensor[] = [];
-  scopes.push(scope);
-  let result: T;
-  try {
-    result = fn();
-  } catch (e) {
-    scopes.pop();
-    for (const t of scope) if (!t.kept) t.dispose();
-    throw e;
-  }
-  scopes.pop();
-  if (result instanceof Promise) {
-    for (const t of scope) if (!t.kept) t.dispose();
-    throw new TypeError('tidy(fn): fn returned a Promise; tidy only takes synchronous functions');
-  }
-  const keepSet = new Set<Tensor>();
-  collect(result, keepSet, new Set());
-  const parent = scopes[scopes.length - 1];
-  for (const t of scope) {
-    if (t.kept) continue;
-    if (keepSet.has(t)) {
-      if (parent !== undefined) parent.push(t);
-    } else {
-      t.dispose();
-    }
-  }
-  return result;
-}
-
-/** Exempts a tensor from every enclosing tidy; it lives until disposed explicitly. */
-export function keep<T extends Tensor>(t: T): T {
-  t.kept = true;
-  return t;
-}
-
-/** Disposes every tensor found in v (arrays, Maps, plain objects). */
-export function dispose(v: unknown): void {
-  const s = new Set<Tensor>();
-  collect(v, s, new Set());
-  for (const t of s) t.dispose();
-}
-
-/** Native tensor handles alive right now, and the bytes of their storages. */
-export function memoryInfo(): { handles: number; storages: number; bytes: number } {
-  return native.liveHandles();
-}
-
-// --- grad mode -------------------------------------------------------------------------------
-
-function withGradMode<T>(enabled: boolean, fn: () => T, what: string): T {
-  const prev = native.setGradEnabled(enabled);
-  try {
-    const r = fn();
-    if (r instanceof Promise) {
-      throw new TypeError(
-        `${what}(fn): fn returned a Promise. Grad mode is thread-local and cannot follow an await; ` +
-          'wrap the synchronous part instead (async native calls carry the mode over themselves)',
-      );
-    }
-    return r;
-  } finally {
-    native.setGradEnabled(prev);
-  }
-}
-
-/** Runs fn with gradient recording off (like torch.no_grad). */
-export function noGrad<T>(fn: () => T): T {
-  return withGradMode(false, fn, 'noGrad');
-}
-
-/** Runs fn with gradient recording on, e.g. inside a noGrad region. */
-export function enableGrad<T>(fn: () => T): T {
-  return withGradMode(true, fn, 'enableGrad');
-}
-
-export function isGradEnabled(): boolean {
-  return native.isGradEnabled();
-}
-
-// --- helpers the generated ops use --------------------------------------------------------------
-
-export function wrap(h: TensorHandle): Tensor {
-  return new Tensor(h);
-}
-export function wrapAll(hs: TensorHandle[]): Tensor[] {
-  return hs.map((h) => new Tensor(h));
-}
-export function oh(t: Tensor | null): TensorHandle | null {
-  return t === null ? null : t.h;
-}
-export function hs(ts: readonly Tensor[]): TensorHandle[] {
-  return ts.map((t) => t.h);
-}
-export function ohs(ts: readonly (Tensor | null)[]): (TensorHandle | null)[] {
-  return ts.map((t) => (t === null ? null : t.h));
-}
-export function ogen(g: Generator | null): GeneratorHandle | null {
-  return g === null ? null : g.h;
 }
 
 // --- the Tensor ------------------------------------------------------------------------------
@@ -172,14 +42,12 @@ function normDim(dim: number | readonly number[] | undefined): number[] {
  * An n-dimensional array on a device, backed by an at::Tensor. Methods mirror PyTorch's
  * (camelCase); in-place variants end in `_` and return `this`.
  */
-export class Tensor {
+export class Tensor extends Scoped {
   private _h: TensorHandle | null;
-  /** Set by `keep`: no tidy frees this tensor. */
-  kept = false;
 
   constructor(h: TensorHandle) {
+    super();
     this._h = h;
-    track(this);
   }
 
   /** The native handle; throws if the tensor was disposed. */
@@ -193,7 +61,7 @@ export class Tensor {
     return this._h === null;
   }
 
-  dispose(): void {
+  override dispose(): void {
     const h = this._h;
     if (h !== null) {
       this._h = null;
@@ -820,11 +688,14 @@ export class Tensor {
     return ops.bmm(this, o);
   }
 
-  toString(): string {
+  override toString(): string {
     if (this._h === null) return 'Tensor(disposed)';
     return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
   }
 }
+
+// The generated ops make Tensors through handles.ts, which cannot import this module at run time.
+registerTensorClass(Tensor);
 
 function isDTypeName(s: string): s is DType {
   return (
