@@ -1,5 +1,5 @@
 // CWD on the FPN levels (tau 1, weight 10, through 1x1 adapters) and on GFL's class logits
-// (tau 1, weight 5), as METHODS.md §2.13 gives them.
+// (tau 1, weight 5), as the official configs set them (docs/methods/cwd.md).
 import { defineDistillRecipe } from '../src/app/distill-recipe.ts';
 import { cwdCls, cwdFpn } from '../src/distill/methods/features.ts';
 import { DEMO_TEACHER } from './demo-ld-kd.ts';

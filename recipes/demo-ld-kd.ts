@@ -1,4 +1,4 @@
-// The demo's distillation: LD (main region + VLR, METHODS.md §2.1) plus classification KD at the
+// The demo's distillation: LD (main region + VLR, docs/methods/ld.md) plus classification KD at the
 // positives, from the committed demo teacher into the demo student. Everything but the
 // distillation terms is the baseline student's recipe.
 import { defineDistillRecipe } from '../src/app/distill-recipe.ts';

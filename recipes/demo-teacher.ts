@@ -1,5 +1,5 @@
 // The demo's teacher: a larger GFL detector (ResNet-18 x0.5 + FPN 64, 4 head convs) trained much
-// longer than the student (TRAINING-BUDGETS: a teacher needs several times the student's budget
+// longer than the student (measured on 2 cores, a teacher needs several times the student's budget
 // to be clearly better). Same priors as the student (3 levels, one square anchor per location),
 // so output-level distillation (KD, LD, LAD) applies.
 import { defineRecipe } from '../src/app/recipe.ts';

@@ -1,4 +1,4 @@
-// Recipes: typed TypeScript configs (ARCHITECTURE principle 2). A recipe module under recipes/
+// Recipes: typed TypeScript configs (docs/architecture.md). A recipe module under recipes/
 // (or anywhere) exports `recipe = defineRecipe({...})`; a variant imports another and spreads it.
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';

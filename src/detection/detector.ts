@@ -1,5 +1,5 @@
 // A dense (single-stage) detector: backbone -> FPN -> head, with the head's priors, assigner,
-// loss and decoder. Parts are typed and passed in (ARCHITECTURE principle 1); the head kind is a
+// loss and decoder. Parts are typed and passed in (docs/architecture.md); the head kind is a
 // closed union handled by exhaustive switches. `forward` returns the named intermediates
 // (principle 4) that distillation taps read; `assign` computes the Assignment value (principle 3)
 // that `losses` takes, so a distiller can hand in another one (LAD).

@@ -1,4 +1,4 @@
-// Shared detection types: priors, assignments, head outputs. ARCHITECTURE principles 3 and 4:
+// Shared detection types: priors, assignments, head outputs. See docs/architecture.md:
 // an assignment is a value computed without gradients, and detectors return named intermediates.
 import type { Tensor } from '../core/tensor.ts';
 

@@ -109,7 +109,7 @@ export class Distiller extends Module {
 }
 
 /**
- * "Inherit" (METHODS.md §1 rule 3): copies the teacher's neck and head weights into the student.
+ * "Inherit" (FGD's, PGD's and ICD's default): copies the teacher's neck and head weights into the student.
  * All-or-nothing: if any neck/head tensor is missing or differs in shape, nothing is copied and
  * the error lists the mismatches (a partial copy silently changes what the student starts from).
  */

@@ -1,4 +1,4 @@
-// The teacher, frozen by type (ARCHITECTURE principle 7, METHODS.md §1 rule 1). `Frozen<M>` is not
+// The teacher, frozen by type (docs/architecture.md, the distillation seam). `Frozen<M>` is not
 // a Module: nothing that walks a module tree (the optimizer's parameter groups, state dicts,
 // `train()` called by the trainer on the distiller) can reach the teacher through it. Every use
 // goes through `run`, which puts the model back in eval mode (norms use running statistics; LAD

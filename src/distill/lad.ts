@@ -1,4 +1,4 @@
-// LAD, Label Assignment Distillation (Nguyen et al., WACV'22; METHODS.md 2.8): the student trains
+// LAD, Label Assignment Distillation (Nguyen et al., WACV'22; docs/methods/lad.md): the student trains
 // on the PAA assignment computed from a frozen teacher's predictions instead of its own. The
 // assignment itself is PAA's (src/detection/assigners/paa.ts, where it is documented, including
 // the fallback for degenerate mixtures); these are its names on the distillation side.

@@ -1,5 +1,5 @@
 // Taps: small typed functions that pick what a distillation term compares from a detector's named
-// forward intermediates (ARCHITECTURE principle 4), instead of hooks keyed by module paths
+// forward intermediates (docs/architecture.md), instead of hooks keyed by module paths
 // (mmrazor's recorders). Each works on either side (student or teacher).
 import { DetkdError } from '../core/errors.ts';
 import type { Tensor } from '../core/tensor.ts';

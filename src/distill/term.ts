@@ -1,4 +1,4 @@
-// A distillation method is a term, not a subclass (ARCHITECTURE principle 6): it picks a student
+// A distillation method is a term, not a subclass (docs/architecture.md): it picks a student
 // and a teacher value with typed taps, passes the student side through an optional adapter,
 // applies a pure loss, and carries its weight and schedule. `defineTerm` keeps the tap/loss types
 // checked where a term is written and erases them for the Distiller's list.

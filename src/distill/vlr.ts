@@ -1,4 +1,4 @@
-// LD's Valuable Localization Region (METHODS.md 2.1) as HikariTJU/LD's
+// LD's Valuable Localization Region (docs/methods/ld.md) as HikariTJU/LD's
 // ATSSAssigner.get_vlr_region (mmdet/core/bbox/assigners/atss_assigner.py), per image:
 //   thr_g   = mean + std of the IoUs of the topk centre-nearest priors per level (ATSS's threshold)
 //   VLR     = every (prior a, GT g) with lowRatio·thr_g <= DIoU(a, g) < thr_g, over ALL priors of

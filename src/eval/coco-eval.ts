@@ -1,6 +1,6 @@
 // COCO bbox mAP, equal to pycocotools' COCOeval(iouType='bbox') with default parameters.
 // Reference: PythonAPI/pycocotools/cocoeval.py (evaluateImg, accumulate, summarize) and
-// common/maskApi.c (bbIou); the exact rules are in /work/shared/coco-eval/README.md and the slow
+// common/maskApi.c (bbIou); the exact rules are in docs/coco-eval.md and the slow
 // literal port is scripts/coco-eval-reference.py.
 //
 // Same numbers, different shape of work:

@@ -1,6 +1,6 @@
-// PAA's probabilistic anchor assignment (Kim & Lee, ECCV'20; METHODS.md 3) from a detector's
+// PAA's probabilistic anchor assignment (Kim & Lee, ECCV'20; docs/methods/paa.md) from a detector's
 // predictions. Two users: a detector assigning from its own detached predictions (`PaaAssigner`,
-// PAA as published) and LAD (METHODS.md 2.8; src/distill/lad.ts), where a frozen teacher's
+// PAA as published) and LAD (docs/methods/lad.md; src/distill/lad.ts), where a frozen teacher's
 // predictions make the student's assignment. Reference: mmdet/models/dense_heads/paa_head.py
 // (get_targets, get_pos_loss, paa_reassign, gmm_separation_scheme) and lad_head.py (get_la),
 // mmdetection v2.28 / v3.

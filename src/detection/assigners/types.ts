@@ -1,5 +1,5 @@
 // What every assigner takes and shares. Assigners run under noGrad and return an Assignment value
-// (ARCHITECTURE principle 3); the sentinels come from ../types.ts.
+// (docs/architecture.md, assignment is a value); the sentinels come from ../types.ts.
 import { boxArea } from '../../core/box-ops.ts';
 import { type Tensor, tidy, where, zeros } from '../../core/tensor.ts';
 import { type Assignment, BACKGROUND, IGNORE, type Priors } from '../types.ts';

@@ -1,8 +1,8 @@
 // Normalisation factory shared by the backbones and necks (mmcv's build_norm_layer, typed).
 //
 // Three kinds:
-//   'bn'        BatchNorm2d: batch statistics in train mode (the from-scratch default, METHODS.md
-//               section 1 rule 2), optionally held in eval mode for good (`normEval`, mmdet's
+//   'bn'        BatchNorm2d: batch statistics in train mode (the from-scratch default: no
+//               pretrained statistics to keep), optionally held in eval mode for good (`normEval`, mmdet's
 //               norm_eval: statistics never update, the affine still trains).
 //   'gn'        GroupNorm with gnGroups(channels) groups (see below).
 //   'frozen-bn' torchvision's FrozenBatchNorm2d: statistics and affine are buffers.

@@ -8,7 +8,7 @@
 //   - a width multiplier for small students (scaleChannels below);
 //   - the norm kind ('bn' | 'gn' | 'frozen-bn'); GN keeps the BN names (bn1.weight, ...);
 //   - frozenStages and normEval with mmdet's meaning; outIndices choosing C2..C5.
-// From-scratch recipes (METHODS.md section 1 rule 2) keep the defaults: BN in train mode or GN,
+// From-scratch recipes (no pretrained weights to protect) keep the defaults: BN in train mode or GN,
 // frozenStages -1, normEval false. ImageNet-style fine-tuning uses frozenStages 1, normEval true.
 import { DetkdError } from '../../core/errors.ts';
 import * as F from '../../core/functional.ts';

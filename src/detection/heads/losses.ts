@@ -1,6 +1,6 @@
 // The training losses of the dense heads, as mmdetection's `loss` / `loss_single` of RetinaHead,
 // ATSSHead, GFLHead and FCOSHead (v2.28), over a whole batch. The assignment is an input
-// (ARCHITECTURE principle 3): the detector computes it, or a distiller hands in another (LAD).
+// (docs/architecture.md): the detector computes it, or a distiller hands in another (LAD).
 // Levels are flattened (level 0 first) and images concatenated, so sums over levels are done in
 // one reduction instead of mmdet's per-level list; normalisers are mmdet's exactly.
 import { bboxOverlaps } from '../../core/box-ops.ts';

@@ -1,7 +1,7 @@
 // mmdetection's weight_reduce_loss (mmdet/models/losses/utils.py, v2.28 / v3.x): the elementwise
 // loss is multiplied by `weight`, then reduced. With an `avgFactor` and reduction 'mean' the sum is
 // divided by (avgFactor + float32 eps), the ZeroDivisionError guard mmdet added in v2.19; 'sum'
-// with an avgFactor is an error, as there. ARCHITECTURE principle 5: the weight of a term lives in
+// with an avgFactor is an error, as there. As docs/architecture.md has it, the weight of a term lives in
 // the term (its `loss_weight` multiplier is not here).
 import { type Reduction, scalar, type Tensor, tidy } from '../../core/tensor.ts';
 

@@ -1,4 +1,4 @@
-// Channel-wise distillation (Shu et al., ICCV'21; METHODS.md 2.13) as mmrazor's
+// Channel-wise distillation (Shu et al., ICCV'21; docs/methods/cwd.md) as mmrazor's
 // ChannelWiseDivergence (mmrazor/models/losses/cwd.py): each channel of each image becomes a
 // distribution over its H·W positions, p = softmax_HW(F/τ), and
 //   L = τ²·Σ_{n,c,hw} p_T (log p_T − log p_S) / (N·C).

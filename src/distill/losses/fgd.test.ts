@@ -385,7 +385,7 @@ test('attention: averages 1; temperature limits (uniform for large T, one-hot fo
     for (let i = 0; i < 2; i++) assert.ok(Math.abs(flat.select(0, i).select(0, peak[i]!).item() - 12) < 1e-4);
   }));
 
-test('fgdFeatureLoss / fgdAttentionLoss: the formulas of METHODS.md 2.2', () =>
+test('fgdFeatureLoss / fgdAttentionLoss: the formulas of docs/methods/fgd.md', () =>
   tidy(() => {
     manualSeed(6);
     const s = randn([2, 3, 4, 4]);

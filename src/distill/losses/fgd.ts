@@ -1,6 +1,6 @@
 // FGD: Focal and Global Distillation for detectors (Yang et al., CVPR'22), one FPN level.
 // Reference: yzd-v/FGD mmdet/distillation/losses/fgd.py (FeatureLoss) and open-mmlab/mmrazor
-// mmrazor/models/losses/fgd_loss.py (FGDLoss, same maths without the align conv); METHODS.md 2.2.
+// mmrazor/models/losses/fgd_loss.py (FGDLoss, same maths without the align conv); docs/methods/fgd.md.
 //
 //   L = α·L_fg + β·L_bg + γ·L_at + λ·L_global, each term divided by the batch size N.
 //
@@ -31,7 +31,7 @@ export interface FgdConfig {
   lambdaFgd: number;
 }
 
-// The rows of yzd-v/FGD configs/distillers/fgd/* (METHODS.md 2.2 table). The loss class's own
+// The rows of yzd-v/FGD configs/distillers/fgd/* (docs/methods/fgd.md). The loss class's own
 // default γ is 1e-3; every config overrides it.
 /** RetinaNet, GFL, SOLO students. */
 export const FGD_ONE_STAGE: FgdConfig = {

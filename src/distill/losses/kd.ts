@@ -1,5 +1,5 @@
 // Classic logit KD as mmdetection's KnowledgeDistillationKLDivLoss (mmdet/models/losses/kd_loss.py;
-// METHODS.md 2.13): per row, τ²·mean_k p_T,k (log p_T,k − log p_S,k) with p = softmax(z/τ) over
+// docs/methods/kd.md): per row, τ²·mean_k p_T,k (log p_T,k − log p_S,k) with p = softmax(z/τ) over
 // dim 1 and the teacher detached. Dim 1 is whatever the caller puts there: the 17 bins of one box
 // edge in LD, the class logits in LD's "Main KD". Note the MEAN over k (not the sum, not
 // 'batchmean'): weights written for this loss assume it.

@@ -1,4 +1,4 @@
-// Localization Distillation (Zheng et al., CVPR'22; METHODS.md 2.1): the distillation terms of
+// Localization Distillation (Zheng et al., CVPR'22; docs/methods/ld.md): the distillation terms of
 // HikariTJU/LD's LDHead.loss_single (mmdet/models/dense_heads/ld_head.py) for ONE pyramid level,
 // on tensors already flattened over (batch, H, W) in mmdet's order (permute(0, 2, 3, 1)).
 //   Main LD  Σ_{pos,edge} w_pos·KL_e / 4,   w_pos = max_c σ(student cls).detach()

@@ -1,4 +1,4 @@
-// PKD (Cao et al., NeurIPS'22; METHODS.md 2.3) as mmrazor's PKDLoss (mmrazor/models/losses/
+// PKD (Cao et al., NeurIPS'22; docs/methods/pkd.md) as mmrazor's PKDLoss (mmrazor/models/losses/
 // pkd_loss.py) on one FPN level: standardise every channel over (N, H, W) jointly, then
 // MSE(mean)/2. Up to the unbiased-std detail that is 1 − r, the Pearson correlation averaged over
 // channels, so feature magnitudes (and any positive per-channel affine map) drop out, which is

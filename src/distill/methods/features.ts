@@ -1,4 +1,4 @@
-// Feature-level methods on FPN outputs: PKD (METHODS.md §2.3), CWD (§2.13) and FGD (§2.2). They
+// Feature-level methods on FPN outputs: PKD, CWD and FGD (docs/methods/pkd.md, cwd.md, fgd.md). They
 // pair FPN levels by index. When the student's FPN is narrower than the teacher's (the demo pair:
 // 32 vs 64 channels), PKD and CWD compare through a learnable 1x1 adapter per level (the references
 // use 256 channels on both sides and need none); FGD has its own align conv, as the reference.

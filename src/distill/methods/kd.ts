@@ -1,4 +1,4 @@
-// Classification logit KD (METHODS.md §2.1 "Main KD" and §2.13): at the student's positive priors,
+// Classification logit KD (LD's "Main KD"; docs/methods/kd.md): at the student's positive priors,
 // tau^2 * mean over classes of KL(softmax(teacher/tau) || softmax(student/tau)), tau = 2, weighted
 // by the label weights and divided by the level's positive count, summed over levels, weight 10
 // (ld_head.py loss_single; kd_loss.py KnowledgeDistillationKLDivLoss). The softmax runs over GFL's

@@ -1,4 +1,4 @@
-// LAD (METHODS.md §2.8; mmdet lad.py / lad_head.py): the student trains on the PAA assignment the
+// LAD (docs/methods/lad.md; mmdet lad.py / lad_head.py): the student trains on the PAA assignment the
 // teacher's own predictions give (no soft labels, no features). The teacher must lay its priors
 // out as the student does (GFL/ATSS single square anchor), since the assignment is per prior.
 

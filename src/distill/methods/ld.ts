@@ -1,4 +1,4 @@
-// LD (METHODS.md §2.1; HikariTJU/LD mmdet/models/dense_heads/ld_head.py): localization
+// LD (docs/methods/ld.md; HikariTJU/LD mmdet/models/dense_heads/ld_head.py): localization
 // distillation on GFL's edge distributions at the student's positives ("main LD") and in the
 // Valuable Localization Region (VLR: the DIoU band 0.25*thr <= DIoU < thr of the ATSS threshold).
 //
