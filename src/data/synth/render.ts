@@ -6,13 +6,8 @@ import { dirname } from 'node:path';
 import { encodePng } from '../decode.ts';
 import { hashKey, Rng } from '../rng.ts';
 import type { SynthPreset } from './presets.ts';
-import {
-  computeVisibility,
-  layoutScene,
-  renderScene,
-  type SceneAnnotation,
-  sceneAnnotations,
-} from './scene.ts';
+import { computeVisibility, layoutScene, type SceneAnnotation, sceneAnnotations } from './scene-layout.ts';
+import { renderScene } from './scene-render.ts';
 
 export type Split = 'train' | 'val';
 const SPLIT_ID: Record<Split, number> = { train: 0, val: 1 };

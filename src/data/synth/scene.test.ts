@@ -5,7 +5,8 @@ import { SYNTH_CLASSES } from './classes.ts';
 import { MIN_SIDE, PRESETS } from './presets.ts';
 import { coverage, regularPolygon, shapeBounds } from './raster.ts';
 import { synthAnnotations, synthImage } from './render.ts';
-import { CROWD_VISIBILITY, computeVisibility, layoutScene, renderScene } from './scene.ts';
+import { CROWD_VISIBILITY, computeVisibility, layoutScene } from './scene-layout.ts';
+import { renderScene } from './scene-render.ts';
 
 test('at least 10 classes, distinct names, with shared shapes and shared hues (hard pairs)', () => {
   assert.ok(SYNTH_CLASSES.length >= 10);
