@@ -17,31 +17,23 @@ import { join } from 'node:path';
 import { DetkdError } from '../core/errors.ts';
 import { manualSeed, setDeterministic, setRngState } from '../core/random.ts';
 import { dispose, keep, scalar, stack, Tensor, tidy } from '../core/tensor.ts';
-import { AdamW, type AdamWHyper, type AdamWOptions } from '../nn/optim/adamw.ts';
+import { AdamW, type AdamWHyper } from '../nn/optim/adamw.ts';
 import { clipGradNorm } from '../nn/optim/clip-grad.ts';
-import { LrScheduler, type LrScheduleSpec } from '../nn/optim/lr-schedule.ts';
+import { LrScheduler } from '../nn/optim/lr-schedule.ts';
 import type { GroupSpec } from '../nn/optim/optimizer.ts';
 import { decayGroups } from '../nn/optim/param-groups.ts';
-import { SGD, type SgdHyper, type SgdOptions } from '../nn/optim/sgd.ts';
+import { SGD, type SgdHyper } from '../nn/optim/sgd.ts';
 import {
   type BestRecord,
   type EvalRecord,
-  type JsonValue,
   readCheckpoint,
   type TrainState,
   writeCheckpoint,
   writeModel,
 } from './checkpoint.ts';
+import type { OptimizerSpec, TrainerOptions } from './config.ts';
 import { JsonlLog } from './log.ts';
-import {
-  Ema,
-  formatLine,
-  Progress,
-  type ProgressInfo,
-  type ProgressMode,
-  type ProgressStream,
-  WindowMean,
-} from './progress.ts';
+import { Ema, formatLine, Progress, type ProgressInfo, WindowMean } from './progress.ts';
 import {
   checkedExtraParams,
   type DataSource,
@@ -53,58 +45,8 @@ import {
   taskStateDict,
 } from './task.ts';
 
-/** Which parameters skip weight decay (see nn's decayGroups); default: norms and biases. */
-interface DecayChoice {
-  normDecay?: boolean;
-  biasDecay?: boolean;
-}
-
-/** The optimizer, built over decayGroups(task.module) (+ extraParams in the decay group). */
-export type OptimizerSpec =
-  | ({ kind: 'sgd' } & SgdOptions & DecayChoice)
-  | ({ kind: 'adamw' } & AdamWOptions & DecayChoice);
-
-export interface TrainerOptions {
-  /** Where checkpoints, deliverables and log.jsonl go (created). Layout: checkpoint.ts. */
-  runDir: string;
-  /** Length of the run in epochs ... */
-  epochs?: number;
-  /** ... or in iterations (exactly one of the two). Epoch boundaries still trigger evaluation. */
-  iters?: number;
-  optimizer: OptimizerSpec;
-  /** Warm-up + regular schedule (default: fixed lr). */
-  lr?: LrScheduleSpec;
-  /** Gradient clipping by global norm (e.g. `{ maxNorm: 35 }`, mmdetection's usual). */
-  clipGrad?: { maxNorm: number; normType?: number };
-  /** Evaluate every N epochs (default 1), and always at the end, when the task can evaluate. */
-  evalInterval?: number;
-  /** The metric that selects `best` (default mode 'max', e.g. AP). */
-  best?: { metric: string; mode?: 'max' | 'min' };
-  /** Seeds the global generator at the start of a fresh run (default 0). */
-  seed?: number;
-  /** Turns on ATen's deterministic algorithms (setDeterministic). */
-  deterministic?: boolean;
-  /** Continue from `<runDir>/last.safetensors` when it exists (else start fresh). */
-  resume?: boolean;
-  /** Start fresh even though `last.safetensors` exists (it is overwritten). Default false: error. */
-  overwrite?: boolean;
-  /** Stored verbatim in every checkpoint and deliverable (e.g. the recipe's config). */
-  recipe?: JsonValue;
-  /** Print and log every N iterations (default 50), and at each epoch end. */
-  logInterval?: number;
-  /** Also write `last` every N iterations (default: only at epoch ends, stops and the end). */
-  checkpointInterval?: number;
-  /** 'auto' (default): a bar on a TTY, plain lines otherwise. */
-  progress?: 'auto' | ProgressMode;
-  /** Where progress goes (default process.stdout). */
-  out?: ProgressStream;
-  /** Stop with an error at the first non-finite loss or gradient norm (default true). */
-  nanGuard?: boolean;
-  /** Stops the run (after the current iteration; `last` is written) when aborted. */
-  signal?: AbortSignal;
-  /** Stops the run before iteration `stopAtIter` (0-based), writing `last` (tests, time slices). */
-  stopAtIter?: number;
-}
+// The options are a zod schema (config.ts): a recipe's `train` section is validated with it.
+export type { OptimizerSpec, TrainerOptions } from './config.ts';
 
 export interface FitResult {
   /** 'finished': the planned length was reached; 'stopped': signal or stopAtIter. */

@@ -4,55 +4,18 @@
 import { DetkdError } from '../../core/errors.ts';
 import { AtssAssigner } from '../assigners/atss.ts';
 import { MaxIoUAssigner } from '../assigners/max-iou.ts';
-import { PaaAssigner, type PaaConfig } from '../assigners/paa.ts';
+import { PaaAssigner } from '../assigners/paa.ts';
 import type { Assigner } from '../assigners/types.ts';
-import type { NormKind } from '../backbones/norm.ts';
-import { ResNet, type ResNetDepth } from '../backbones/resnet.ts';
+import { ResNet } from '../backbones/resnet.ts';
 import { DenseDetector } from '../detector.ts';
 import { ATSSHead, FCOSHead, GFLHead, RetinaHead } from '../heads/heads.ts';
 import { FPN } from '../necks/fpn.ts';
-import type { PostprocessConfig } from '../postprocess.ts';
 import { atssAnchors, retinaAnchors } from '../priors/anchors.ts';
 import { fcosPoints } from '../priors/points.ts';
+import type { DetectorConfig } from './config.ts';
 
-export type DetectorKind = 'retina' | 'atss' | 'gfl' | 'fcos';
-
-export interface DetectorConfig {
-  kind: DetectorKind;
-  numClasses: number;
-  backbone: {
-    depth: ResNetDepth;
-    widthMultiplier?: number;
-    norm?: NormKind;
-    frozenStages?: number;
-    normEval?: boolean;
-  };
-  /** FPN and head channels (mmdet: 256). */
-  channels: number;
-  /** FPN levels from P3 (default 5: P3..P7). */
-  numLevels?: number;
-  /** Convs per head tower (mmdet: 4). */
-  stackedConvs?: number;
-  /** Norm in FPN and head towers: 'gn' for from-scratch training (default), or null. */
-  neckNorm?: NormKind | null;
-  headNorm?: NormKind | null;
-  /** FCOS: regress ranges per level (default mmdet's, cut to numLevels), centre sampling. */
-  fcos?: { regressRanges?: [number, number][]; centerSampling?: boolean; centerSampleRadius?: number };
-  postprocess?: PostprocessConfig;
-  /**
-   * ATSS and GFL: how priors are assigned to ground truth in training. 'atss' (default, mmdet's
-   * ATSSAssigner topk 9) or 'paa': PAA's probabilistic assignment from the detector's own detached
-   * predictions (MaxIoU 0.1 candidates, focal + 1.3 GIoU scores, a 2-component GMM per GT),
-   * options in `paa`. Only the assignment changes; the head and its losses stay the kind's own.
-   */
-  assigner?: 'atss' | 'paa';
-  paa?: PaaConfig;
-  /**
-   * Input normalisation, RGB per channel (default mmdet's ImageNet mean/std). A teacher and a
-   * student may differ here: each normalises the raw batch itself.
-   */
-  normalize?: { mean: [number, number, number]; std: [number, number, number] };
-}
+// The configuration is a zod schema (config.ts): recipes are validated with it at load.
+export type { DetectorConfig, DetectorKind } from './config.ts';
 
 function singleAnchorAssigner(cfg: DetectorConfig): Assigner {
   switch (cfg.assigner ?? 'atss') {
