@@ -22,6 +22,7 @@ import { DetkdError } from '../../core/errors.ts';
 import { plotAp } from '../compare/plot.ts';
 import { type ArmSummary, markdownTable, summarise } from '../compare/table.ts';
 import type { Command } from '../main.ts';
+import { gracefulStop, stoppedNotice } from '../signals.ts';
 
 const USAGE = `usage: detkd compare RECIPES... --out DIR [--seeds K] [--epochs N] [--teacher CKPT] [--device D]
 
@@ -240,27 +241,42 @@ export const command: Command = {
 
     const total = arms.length * K;
     let k = 0;
-    // Seed-major order: an interrupted comparison has complete seeds to show.
-    for (const s of seeds) {
-      for (const a of arms) {
-        k++;
-        const dir = join(out, a.name, `seed-${s}`);
-        if (readResult(dir) !== null) {
-          console.log(`[${k}/${total}] ${a.name} seed ${s}: done earlier`);
-          continue;
+    const stop = gracefulStop();
+    try {
+      // Seed-major order: an interrupted comparison has complete seeds to show.
+      for (const s of seeds) {
+        for (const a of arms) {
+          if (stop.signal.aborted) break;
+          k++;
+          const dir = join(out, a.name, `seed-${s}`);
+          if (readResult(dir) !== null) {
+            console.log(`[${k}/${total}] ${a.name} seed ${s}: done earlier`);
+            continue;
+          }
+          const resume = existsSync(join(dir, 'last.safetensors'));
+          console.log(`[${k}/${total}] ${a.name} seed ${s}${resume ? ' (resuming)' : ''} -> ${dir}`);
+          await runRecipe(a.recipe, {
+            runDir: dir,
+            resume,
+            overwrite: !resume,
+            device,
+            seed: s,
+            ...(values.teacher && !aloneNames.has(a.name) ? { teacherCheckpoint: values.teacher } : {}),
+            signal: stop.signal,
+          });
+          await writeTable();
         }
-        const resume = existsSync(join(dir, 'last.safetensors'));
-        console.log(`[${k}/${total}] ${a.name} seed ${s}${resume ? ' (resuming)' : ''} -> ${dir}`);
-        await runRecipe(a.recipe, {
-          runDir: dir,
-          resume,
-          overwrite: !resume,
-          device,
-          seed: s,
-          ...(values.teacher && !aloneNames.has(a.name) ? { teacherCheckpoint: values.teacher } : {}),
-        });
-        await writeTable();
       }
+    } finally {
+      stop.release();
+    }
+    if (stop.exitCode !== null) {
+      console.error(
+        stoppedNotice(stop, `finished runs and the interrupted one's checkpoint are kept in ${out}`, {
+          addResume: false,
+        }),
+      );
+      return stop.exitCode;
     }
     const md = await writeTable();
     console.log(`\n${md}\ntable: ${join(out, 'results.md')}, plot: ${join(out, 'ap.png')}`);

@@ -12,6 +12,7 @@ import { loadRecipe, prepareData, readSynthManifest, synthDir } from '../../app/
 import { runRecipe } from '../../app/run-recipe.ts';
 import { readTeacherStamp, writeStampedTeacher } from '../../app/teacher-stamp.ts';
 import type { Command } from '../main.ts';
+import { gracefulStop, stoppedNotice } from '../signals.ts';
 import { command as compare } from './compare.ts';
 
 const USAGE = `usage: detkd demo [--out DIR] [--seeds K]
@@ -68,11 +69,24 @@ export const command: Command = {
       );
       const tr = teacherOf(recipe).recipe;
       const runDir = join(values.out, 'teacher');
-      const r = await runRecipe(tr, {
-        runDir,
-        resume: existsSync(join(runDir, 'last.safetensors')),
-        overwrite: !existsSync(join(runDir, 'last.safetensors')),
-      });
+      const stop = gracefulStop();
+      let r: Awaited<ReturnType<typeof runRecipe>>;
+      try {
+        r = await runRecipe(tr, {
+          runDir,
+          resume: existsSync(join(runDir, 'last.safetensors')),
+          overwrite: !existsSync(join(runDir, 'last.safetensors')),
+          signal: stop.signal,
+        });
+      } finally {
+        stop.release();
+      }
+      if (stop.exitCode !== null) {
+        console.error(
+          stoppedNotice(stop, `the teacher's checkpoint is kept in ${runDir}`, { addResume: false }),
+        );
+        return stop.exitCode;
+      }
       teacher = join(runDir, 'teacher-fp16.safetensors');
       writeStampedTeacher(join(runDir, 'model_final.safetensors'), teacher, {
         synthVersion: data.version,
@@ -92,6 +106,8 @@ export const command: Command = {
       '--teacher',
       teacher,
     ]);
+    // compare printed how to continue after a Ctrl-C (rerunning the demo resumes it).
+    if (code !== 0) return code;
     console.log(`\ndemo finished in ${((performance.now() - t0) / 60000).toFixed(1)} min`);
     return code;
   },

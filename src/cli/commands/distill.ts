@@ -9,6 +9,7 @@ import { loadRecipe } from '../../app/recipe.ts';
 import { runRecipe } from '../../app/run-recipe.ts';
 import { DetkdError } from '../../core/errors.ts';
 import type { Command } from '../main.ts';
+import { gracefulStop, stoppedNotice } from '../signals.ts';
 
 const USAGE = `usage: detkd distill RECIPE [--teacher CKPT] [--out DIR] [--resume] [--overwrite] [--device cpu|cuda:N]
 
@@ -46,13 +47,23 @@ export const command: Command = {
     }
     const runDir = values.out ?? join('runs', recipe.name);
     console.log(`detkd distill: ${recipe.name} (${recipe.description}) -> ${runDir}`);
-    await runRecipe(recipe, {
-      runDir,
-      resume: values.resume,
-      overwrite: values.overwrite,
-      device: values.device,
-      ...(values.teacher ? { teacherCheckpoint: values.teacher } : {}),
-    });
+    const stop = gracefulStop();
+    try {
+      await runRecipe(recipe, {
+        runDir,
+        resume: values.resume,
+        overwrite: values.overwrite,
+        device: values.device,
+        ...(values.teacher ? { teacherCheckpoint: values.teacher } : {}),
+        signal: stop.signal,
+      });
+    } finally {
+      stop.release();
+    }
+    if (stop.exitCode !== null) {
+      console.error(stoppedNotice(stop, `saved ${join(runDir, 'last.safetensors')}`, { addResume: true }));
+      return stop.exitCode;
+    }
     return 0;
   },
 };

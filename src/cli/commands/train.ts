@@ -8,6 +8,7 @@ import { baselineOf, isDistillRecipe } from '../../app/distill-recipe.ts';
 import { loadRecipe } from '../../app/recipe.ts';
 import { runRecipe } from '../../app/run-recipe.ts';
 import type { Command } from '../main.ts';
+import { gracefulStop, stoppedNotice } from '../signals.ts';
 
 const USAGE = `usage: detkd train RECIPE [--out DIR] [--resume] [--overwrite] [--device cpu|cuda:N]
 
@@ -42,12 +43,22 @@ export const command: Command = {
     const runDir =
       values.out ?? join('runs', isDistillRecipe(loaded) ? `${loaded.name}-baseline` : recipe.name);
     console.log(`detkd train: ${recipe.name} (${recipe.description}) -> ${runDir}`);
-    await runRecipe(recipe, {
-      runDir,
-      resume: values.resume,
-      overwrite: values.overwrite,
-      device: values.device,
-    });
+    const stop = gracefulStop();
+    try {
+      await runRecipe(recipe, {
+        runDir,
+        resume: values.resume,
+        overwrite: values.overwrite,
+        device: values.device,
+        signal: stop.signal,
+      });
+    } finally {
+      stop.release();
+    }
+    if (stop.exitCode !== null) {
+      console.error(stoppedNotice(stop, `saved ${join(runDir, 'last.safetensors')}`, { addResume: true }));
+      return stop.exitCode;
+    }
     return 0;
   },
 };
