@@ -26,12 +26,28 @@ export function editDistance(a: string, b: string): number {
   return d[s.length]![t.length]!;
 }
 
-/** The candidate closest to `key`, or null when none is plausibly a typo of it. */
+/** The lower-cased initials of a camelCase or snake_case name ('learningRate' -> 'lr'). */
+function initials(name: string): string {
+  const words = name.split(/_|-|(?=[A-Z])/).filter((w) => w.length > 0);
+  return words.length > 1 ? words.map((w) => w[0]!.toLowerCase()).join('') : '';
+}
+
+/**
+ * The candidate closest to `key`, or null when none is plausibly a typo of it. A candidate that
+ * abbreviates the key ('lr' for 'learningRate', or for 'lerningRate') counts as a match, and
+ * snake_case compares as camelCase ('weight_decay' -> 'weightDecay').
+ */
 export function nearestKey(key: string, candidates: readonly string[]): string | null {
+  const abbrev = initials(key);
+  if (abbrev !== '') {
+    const hit = candidates.find((c) => c.toLowerCase() === abbrev);
+    if (hit !== undefined) return hit;
+  }
+  const plain = key.replace(/[_-]/g, '');
   let best: string | null = null;
   let bestD = Number.POSITIVE_INFINITY;
   for (const c of candidates) {
-    const dist = editDistance(key, c);
+    const dist = editDistance(plain, c);
     if (dist < bestD) {
       bestD = dist;
       best = c;
@@ -43,8 +59,12 @@ export function nearestKey(key: string, candidates: readonly string[]): string |
 
 type AnySchema = z.core.$ZodType;
 
-/** The object keys a schema accepts at `path` (through optionals, defaults, arrays, unions). */
-export function keysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] {
+/**
+ * The object keys a schema accepts at `path` (through optionals, defaults, arrays, unions). With
+ * the `value` being checked, a discriminated union contributes only the member its discriminator
+ * selects (the keys of `{ kind: 'sgd' }`, not those of every optimizer).
+ */
+export function keysAt(schema: AnySchema, path: readonly PropertyKey[], value?: unknown): string[] {
   const out = new Set<string>();
   const visit = (s: AnySchema, i: number): void => {
     const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
@@ -64,9 +84,12 @@ export function keysAt(schema: AnySchema, path: readonly PropertyKey[]): string[
       case 'lazy':
         visit((def.getter as () => AnySchema)(), i);
         return;
-      case 'union':
-        for (const o of def.options as AnySchema[]) visit(o, i);
+      case 'union': {
+        const options = def.options as AnySchema[];
+        const chosen = unionMember(def, options, valueAt(value, path.slice(0, i)));
+        for (const o of chosen === undefined ? options : [chosen]) visit(o, i);
         return;
+      }
       case 'intersection':
         visit(def.left as AnySchema, i);
         visit(def.right as AnySchema, i);
@@ -102,6 +125,51 @@ export function keysAt(schema: AnySchema, path: readonly PropertyKey[]): string[
   return [...out];
 }
 
+/** The member of a discriminated union whose discriminator value `v` carries, if any. */
+function unionMember(def: Record<string, unknown>, options: AnySchema[], v: unknown): AnySchema | undefined {
+  const disc = def.discriminator;
+  if (typeof disc !== 'string' || v === null || typeof v !== 'object') return undefined;
+  const tag: unknown = Reflect.get(v, disc);
+  return options.find((o) => discriminatorValues(o, disc).includes(tag));
+}
+
+function discriminatorValues(option: AnySchema, disc: string): unknown[] {
+  const pv = (option._zod as { propValues?: Record<string, Set<unknown>> }).propValues;
+  return [...(pv?.[disc] ?? [])];
+}
+
+/** The schema at `path` (through wrappers, arrays and objects); unions are not entered. */
+function schemaAt(schema: AnySchema, path: readonly PropertyKey[]): AnySchema | undefined {
+  let s: AnySchema | undefined = schema;
+  for (let i = 0; s !== undefined && i <= path.length; ) {
+    const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
+    if (i === path.length && !['optional', 'nullable', 'default', 'readonly'].includes(def.type)) return s;
+    switch (def.type) {
+      case 'optional':
+      case 'nullable':
+      case 'default':
+      case 'readonly':
+        s = def.innerType as AnySchema;
+        break;
+      case 'object':
+        s = (def.shape as Record<string, AnySchema>)[String(path[i])];
+        i++;
+        break;
+      case 'array':
+        s = def.element as AnySchema;
+        i++;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  return s;
+}
+
+function literalList(values: readonly unknown[]): string {
+  return values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(', ');
+}
+
 function pathString(path: readonly PropertyKey[]): string {
   let s = '';
   for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? String(p) : `.${String(p)}`;
@@ -135,10 +203,20 @@ export function formatIssues(
   issues: readonly z.core.$ZodIssue[],
 ): string[] {
   const lines: string[] = [];
+  // A misspelt required key is also missing: say it once, as the typo.
+  const suggested = new Set<string>();
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const valid = keysAt(schema, issue.path, value);
+    for (const k of issue.keys) {
+      const near = nearestKey(k, valid);
+      if (near !== null) suggested.add(pathString([...issue.path, near]));
+    }
+  }
   for (const issue of issues) {
     const at = pathString(issue.path);
     if (issue.code === 'unrecognized_keys') {
-      const valid = keysAt(schema, issue.path);
+      const valid = keysAt(schema, issue.path, value);
       for (const k of issue.keys) {
         const full = pathString([...issue.path, k]);
         const near = nearestKey(k, valid);
@@ -150,10 +228,38 @@ export function formatIssues(
       }
     } else if (issue.code === 'invalid_type') {
       const got = valueAt(value, issue.path);
+      if (got === undefined && suggested.has(at)) continue;
       lines.push(
         got === undefined
           ? `'${at}' is missing (expected ${issue.expected})`
           : `'${at}' must be ${issue.expected}, got ${describe(got)}`,
+      );
+    } else if (issue.code === 'invalid_value') {
+      const got = valueAt(value, issue.path);
+      lines.push(`'${at}' must be one of ${literalList(issue.values)}, got ${describe(got)}`);
+    } else if (issue.code === 'custom' && typeof issue.params?.expected === 'string') {
+      const got = valueAt(value, issue.path);
+      lines.push(`'${at}' must be ${issue.params.expected}, got ${describe(got)}`);
+    } else if (issue.code === 'too_small' || issue.code === 'too_big') {
+      const got = valueAt(value, issue.path);
+      const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
+      const op = issue.code === 'too_small' ? (issue.inclusive ? '>=' : '>') : issue.inclusive ? '<=' : '<';
+      lines.push(
+        issue.origin === 'number'
+          ? `'${at}' must be ${op} ${String(bound)}, got ${describe(got)}`
+          : `'${at}': ${issue.message}`,
+      );
+    } else if (issue.code === 'invalid_union' && 'discriminator' in issue) {
+      // A discriminated union's tag matched no member: name the tags it accepts.
+      const union = schemaAt(schema, issue.path.slice(0, -1));
+      const disc = String(issue.path[issue.path.length - 1]);
+      const options = (union?._zod.def as { options?: AnySchema[] } | undefined)?.options ?? [];
+      const tags = options.flatMap((o) => discriminatorValues(o, disc));
+      const got = valueAt(value, issue.path);
+      lines.push(
+        got === undefined
+          ? `'${at}' is missing (expected one of ${literalList(tags)})`
+          : `'${at}' must be one of ${literalList(tags)}, got ${describe(got)}`,
       );
     } else if (issue.code === 'invalid_union') {
       const got = valueAt(value, issue.path);
