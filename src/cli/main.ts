@@ -1,8 +1,14 @@
 // The `detkd` command: a table of subcommands, each in its own module under src/cli/commands/.
-// Subcommands are loaded lazily so `detkd eval` does not load libtorch.
+// Subcommands are loaded lazily, and their flags are checked (src/cli/verbs.ts) before their module
+// loads, so a typo or -h answers at once and `detkd eval` does not load libtorch.
+import { readFileSync } from 'node:fs';
+import { DetkdError } from '../core/errors.ts';
+import { nearestKey } from '../core/schema.ts';
+import { parseVerbArgs, UsageError, type VerbSpec } from './args.ts';
+import { GROUPS, VERBS } from './verbs.ts';
 
 export interface Command {
-  summary: string;
+  /** `argv`: the words after the verb (after `data` for its subcommands). */
   run(argv: string[]): Promise<number>;
 }
 
@@ -20,25 +26,103 @@ async function loadAll(): Promise<void> {
   registerBuiltins(registerCommand);
 }
 
+function summaryOf(name: string): string {
+  return GROUPS[name]?.summary ?? (VERBS as Record<string, VerbSpec>)[name]?.summary ?? '';
+}
+
 function usage(): string {
   const names = Object.keys(commands).sort();
-  return `usage: detkd <command> [options]\n\ncommands:\n${names.map((n) => `  ${n}`).join('\n')}\n\nRun 'detkd <command> --help' for a command's options.`;
+  const w = Math.max(...names.map((n) => n.length));
+  return [
+    'usage: detkd <command> [options]',
+    '       detkd --version',
+    '',
+    'commands:',
+    ...names.map((n) => `  ${n.padEnd(w)}  ${summaryOf(n)}`),
+    '',
+    "Run 'detkd <command> --help' for a command's options. DETKD_DEBUG=1 shows stack traces.",
+  ].join('\n');
+}
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return `detkd ${pkg.version}`;
+}
+
+function usageError(verb: string, message: string, text: string): number {
+  console.error(`detkd ${verb}: ${message}\n\n${text}`);
+  return 2;
 }
 
 export async function main(argv: string[]): Promise<number> {
   await loadAll();
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    console.error(usage());
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
-    return name === undefined ? 2 : 0;
+    return 0;
+  }
+  if (name === '--version' || name === '-V') {
+    console.log(version());
+    return 0;
   }
   const load = commands[name];
   if (load === undefined) {
-    console.error(`detkd: unknown command '${name}'\n\n${usage()}`);
+    const near = nearestKey(name, Object.keys(commands));
+    const what = name.startsWith('-') ? 'option' : 'command';
+    console.error(
+      `detkd: unknown ${what} '${name}'${near === null ? '' : ` (did you mean '${near}'?)`}\n\n${usage()}`,
+    );
     return 2;
   }
-  const cmd = await load();
-  return cmd.run(rest);
+  let verb: VerbSpec;
+  let args = rest;
+  const group = GROUPS[name];
+  if (group !== undefined) {
+    const [sub, ...subArgs] = rest;
+    if (sub === undefined || sub === '-h' || sub === '--help' || sub === 'help') {
+      if (sub === undefined) return usageError(name, 'which subcommand?', group.usage);
+      console.log(group.usage);
+      return 0;
+    }
+    const spec = (VERBS as Record<string, VerbSpec>)[`${name} ${sub}`];
+    if (spec === undefined) return usageError(name, `unknown subcommand '${sub}'`, group.usage);
+    verb = spec;
+    args = subArgs;
+  } else {
+    verb = (VERBS as Record<string, VerbSpec>)[name]!;
+  }
+  try {
+    // Checked here, before the module (and libtorch) loads; run() parses again with the same spec.
+    if (parseVerbArgs(verb, args).help) {
+      console.log(verb.usage);
+      return 0;
+    }
+    const cmd = await load();
+    return await cmd.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) return usageError(verb.name, err.message, verb.usage);
+    throw err;
+  }
+}
+
+/** An error the user caused (a DetkdError, the NaN guard's NonFiniteError, a bad recipe): no stack. */
+export function isUserError(err: unknown): err is Error {
+  return err instanceof DetkdError || (err instanceof Error && err.name === 'DetkdError');
+}
+
+/** What the CLI prints for an error that ended a command. */
+export function formatError(err: unknown, debug: boolean): string {
+  if (isUserError(err) && !debug) return `detkd: ${err.message}`;
+  const text = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
+  if (isUserError(err)) return `detkd: ${err.message}\n${text}`;
+  // Anything else is a bug: the stack is what a report needs.
+  return `detkd: internal error (a bug in detkd; please report it with what follows)\n${text}`;
 }
 
 const isEntry = process.argv[1] !== undefined && /detkd(\.js)?$|main\.(ts|js)$/.test(process.argv[1]);
@@ -48,9 +132,8 @@ if (isEntry) {
       process.exitCode = code;
     },
     (err: unknown) => {
-      // Errors meant for the user carry their own message; anything else is a bug and shows its stack.
-      if (err instanceof Error && err.name === 'DetkdError') console.error(`detkd: ${err.message}`);
-      else console.error(err);
+      const debug = process.env.DETKD_DEBUG !== undefined && !['', '0'].includes(process.env.DETKD_DEBUG);
+      console.error(formatError(err, debug));
       process.exitCode = 1;
     },
   );

@@ -6,7 +6,6 @@
 // interrupted comparison. The table is rewritten after every run.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { baselineOf, type DistillRecipe, isDistillRecipe, teacherOf } from '../../app/distill-recipe.ts';
 import { evaluateDetector } from '../../app/evaluate.ts';
 import { type DetectionRecipe, loadRecipe, prepareData } from '../../app/recipe.ts';
@@ -19,22 +18,12 @@ import {
   studentMacs,
 } from '../../app/run-recipe.ts';
 import { DetkdError } from '../../core/errors.ts';
+import { parseVerbArgs } from '../args.ts';
 import { plotAp } from '../compare/plot.ts';
 import { type ArmSummary, markdownTable, summarise } from '../compare/table.ts';
 import type { Command } from '../main.ts';
 import { gracefulStop, stoppedNotice } from '../signals.ts';
-
-const USAGE = `usage: detkd compare RECIPES... --out DIR [--seeds K] [--epochs N] [--teacher CKPT] [--device D]
-
-Trains the baseline student and each distillation recipe's student with the same seeds
-(0..K-1, default 3) and reports them against the teacher: DIR/results.md and DIR/ap.png.
-All distillation recipes must distil the same student (model, data, schedule) from the same
-teacher. A plain recipe (no 'distill' section) is an arm trained without a teacher: the same
-data and schedule, another way to train the student (e.g. model.assigner 'paa').
-Rerun the same command to continue an interrupted comparison (finished runs are kept,
-interrupted ones resume).
-  --epochs N     train every arm N epochs instead of the recipe's (LR milestones scale along)
-  --teacher CKPT teacher weights for every arm (default: the recipes')`;
+import { VERBS } from '../verbs.ts';
 
 /** JSON with sorted keys, to compare configs. */
 function canonical(v: unknown): string {
@@ -77,31 +66,14 @@ function readResult(dir: string): RunResult | null {
 }
 
 export const command: Command = {
-  summary: 'train baseline and distilled students side by side and tabulate them',
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        seeds: { type: 'string', default: '3' },
-        epochs: { type: 'string' },
-        teacher: { type: 'string' },
-        device: { type: 'string', default: 'cpu' },
-        help: { type: 'boolean', default: false },
-      },
-    });
-    if (values.help || positionals.length === 0 || values.out === undefined) {
-      console.log(USAGE);
-      return values.help ? 0 : 2;
+    const { values, positionals, help } = parseVerbArgs(VERBS.compare, argv);
+    if (help) {
+      console.log(VERBS.compare.usage);
+      return 0;
     }
-    const K = Number(values.seeds);
-    if (!Number.isInteger(K) || K < 1)
-      throw new DetkdError(`--seeds: expected a positive integer, got '${values.seeds}'`);
-    const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
-    if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) {
-      throw new DetkdError(`--epochs: expected a positive integer, got '${values.epochs}'`);
-    }
+    const K = values.seeds;
+    const epochs = values.epochs;
     const recipes: DistillRecipe[] = [];
     // Plain (teacherless) recipes are arms too: the student trained another way without a teacher
     // (e.g. another assigner) on the same data and schedule, so a distilled student can be read

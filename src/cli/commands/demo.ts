@@ -6,22 +6,15 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { isDistillRecipe, teacherOf } from '../../app/distill-recipe.ts';
 import { loadRecipe, prepareData, readSynthManifest, synthDir } from '../../app/recipe.ts';
 import { runRecipe } from '../../app/run-recipe.ts';
 import { readTeacherStamp, writeStampedTeacher } from '../../app/teacher-stamp.ts';
+import { parseVerbArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 import { gracefulStop, stoppedNotice } from '../signals.ts';
+import { VERBS } from '../verbs.ts';
 import { command as compare } from './compare.ts';
-
-const USAGE = `usage: detkd demo [--out DIR] [--seeds K]
-
-Generates the synthetic demo set, trains the baseline student and distils it with LD + KD from
-the committed teacher (teachers/demo-teacher.safetensors), and prints the comparison table.
-About 10 minutes on 2 cores. Rerun to resume an interrupted demo.
-  --out DIR   where the runs go (default runs/demo)
-  --seeds K   seeds per arm (default 1)`;
 
 /** The repository root (recipes/ and teachers/ live there), from this file's location. */
 function root(): string {
@@ -29,18 +22,10 @@ function root(): string {
 }
 
 export const command: Command = {
-  summary: 'the end-to-end distillation demo (make demo)',
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        out: { type: 'string', default: join('runs', 'demo') },
-        seeds: { type: 'string', default: '1' },
-        help: { type: 'boolean', default: false },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
+    const { values, help } = parseVerbArgs(VERBS.demo, argv);
+    if (help) {
+      console.log(VERBS.demo.usage);
       return 0;
     }
     const t0 = performance.now();
@@ -102,7 +87,7 @@ export const command: Command = {
       '--out',
       values.out,
       '--seeds',
-      values.seeds,
+      String(values.seeds),
       '--teacher',
       teacher,
     ]);

@@ -4,41 +4,17 @@
 
 import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { DetectorEvaluation } from '../../app/evaluate.ts';
 import { DetkdError } from '../../core/errors.ts';
 import type { CocoDataset } from '../../data/coco.ts';
 import { type CocoEvalResult, evaluateIndexed } from '../../eval/coco-eval.ts';
 import { flattenResults, indexGroundTruth, loadJsonFile } from '../../eval/coco-input.ts';
 import { formatCategoryTable, formatSummary, toJsonReport } from '../../eval/report.ts';
+import { parseVerbArgs, UsageError } from '../args.ts';
 import type { Command } from '../main.ts';
+import { VERBS } from '../verbs.ts';
 
-export const USAGE = `usage: detkd eval --gt GT.json --results DT.json [--json]
-       detkd eval --recipe RECIPE --checkpoint CKPT [--data VAL.json [--images DIR]]
-                  [--json] [--save-results FILE] [--device cpu|cuda:N]
-
-COCO bbox evaluation, equal to pycocotools' COCOeval (iouType='bbox', default parameters).
-
-options:
-  --gt FILE        COCO ground truth (instances_*.json)
-  --results FILE   COCO results: a json list of {image_id, category_id, bbox: [x, y, w, h], score}
-  --json           print one json object: the 12 stats by name and perCategory {id: AP@[.50:.95]}
-                   (with --recipe also imagesPerSecond)
-  -h, --help       show this help
-
-running a detector (--recipe):
-  --recipe FILE        the recipe the checkpoint was trained with (builds the detector, gives the
-                       val set, the eval resize and the batch size)
-  --checkpoint FILE    a run's model_best/model_final.safetensors, or last/best.safetensors
-  --data FILE          evaluate on this COCO json instead of the recipe's val set (its category
-                       ids must be the recipe's)
-  --images DIR         image folder of --data (default: the folder holding FILE)
-  --save-results FILE  also write the detections as a COCO results json
-  --device D           cpu (default) or cuda:N with a CUDA libtorch
-
-Detections of categories that are not in the ground truth are dropped; any other malformed
-detection (unknown image id, bad bbox, non-finite score) is an error. Ground truth without an
-'area' field uses w*h for the small/medium/large ranges, and without 'iscrowd' is not a crowd.`;
+export const USAGE = VERBS.eval.usage;
 
 export interface EvalResultsOptions {
   gt: string;
@@ -154,49 +130,21 @@ export async function evalCheckpoint(
   }
 }
 
-function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        gt: { type: 'string' },
-        results: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        recipe: { type: 'string' },
-        checkpoint: { type: 'string' },
-        data: { type: 'string' },
-        images: { type: 'string' },
-        'save-results': { type: 'string' },
-        device: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (err) {
-    throw new DetkdError(`eval: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
-  }
-}
-
 export const command: Command = {
-  summary: 'COCO bbox mAP of a results file, or of a trained checkpoint on a val set (pycocotools numbers)',
   async run(argv: string[]): Promise<number> {
-    const v = parse(argv);
-    if (v.help) {
+    const { values: v, help } = parseVerbArgs(VERBS.eval, argv);
+    if (help) {
       console.log(USAGE);
       return 0;
     }
     if (v.recipe !== undefined || v.checkpoint !== undefined) {
       if (v.gt !== undefined || v.results !== undefined) {
-        throw new DetkdError(
-          `eval: use either --gt/--results or --recipe/--checkpoint, not both\n\n${USAGE}`,
-        );
+        throw new UsageError('use either --gt/--results or --recipe/--checkpoint, not both');
       }
       if (v.recipe === undefined || v.checkpoint === undefined) {
-        throw new DetkdError(
-          `eval: ${v.recipe === undefined ? '--recipe' : '--checkpoint'} is required\n\n${USAGE}`,
-        );
+        throw new UsageError(`${v.recipe === undefined ? '--recipe' : '--checkpoint'} is required`);
       }
+      if (v.images !== undefined && v.data === undefined) throw new UsageError('--images goes with --data');
       await evalCheckpoint({
         recipe: v.recipe,
         checkpoint: v.checkpoint,
@@ -209,11 +157,10 @@ export const command: Command = {
       return 0;
     }
     for (const k of ['data', 'images', 'save-results', 'device'] as const) {
-      if (v[k] !== undefined)
-        throw new DetkdError(`eval: --${k} goes with --recipe/--checkpoint\n\n${USAGE}`);
+      if (v[k] !== undefined) throw new UsageError(`--${k} goes with --recipe/--checkpoint`);
     }
     if (v.gt === undefined || v.results === undefined) {
-      throw new DetkdError(`eval: ${v.gt === undefined ? '--gt' : '--results'} is required\n\n${USAGE}`);
+      throw new UsageError(`${v.gt === undefined ? '--gt' : '--results'} is required`);
     }
     evalResults({ gt: v.gt, results: v.results, json: v.json });
     return 0;

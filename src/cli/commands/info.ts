@@ -1,31 +1,16 @@
 // `detkd info RECIPE [--json] [--input HxW]`: the size of a recipe's detector, parameters and
 // multiply-accumulates per top-level part (backbone, neck, bbox_head), without any data.
-import { parseArgs } from 'node:util';
 import { type DetectionRecipe, loadRecipe } from '../../app/recipe.ts';
-import { DetkdError } from '../../core/errors.ts';
 import { noGrad, tidy, zeros } from '../../core/tensor.ts';
 import { padTo } from '../../data/transforms.ts';
 import { buildDetector } from '../../detection/models/build.ts';
 import { countMacs, macsByPrefix } from '../../nn/macs.ts';
 import type { Module } from '../../nn/module.ts';
+import { parseVerbArgs, UsageError } from '../args.ts';
 import type { Command } from '../main.ts';
+import { VERBS } from '../verbs.ts';
 
-export const USAGE = `usage: detkd info RECIPE [--json] [--input HxW]
-
-Parameters (total and trainable) and multiply-accumulates of the recipe's detector, per
-top-level part (backbone, neck, bbox_head), at the recipe's input size.
-
-  --input HxW   count MACs at this input size instead (e.g. 800x1333); padded to a multiple of 32
-  --json        print one json object
-
-Input size: data.resize 'fixed' gives H x W; 'keepRatio' {short, max} gives short x max (the
-largest input a landscape image can become). Either is padded to a multiple of 32, as the
-loader pads batches.
-
-MACs: one multiply-add = 1 (mmcv's get_flops and fvcore print this number as "FLOPs"; FLOPs
-proper are about twice as many). Counted: conv2d and linear layers, once per call (a head shared
-by the FPN levels counts on every level), biases excluded. Not counted: norms, activations,
-upsampling, pooling, additions, anchor generation and postprocessing (decode, NMS).`;
+export const USAGE = VERBS.info.usage;
 
 export const MAC_CONVENTION =
   'MACs: one multiply-add = 1 (mmcv get_flops/fvcore "FLOPs"); conv2d and linear only, no bias, norms, activations or postprocessing';
@@ -132,46 +117,23 @@ export function formatInfo(info: ModelInfo, description: string): string {
 function parseInput(s: string): [number, number] {
   const m = /^(\d+)[xX,](\d+)$/.exec(s);
   if (m === null || Number(m[1]) < 1 || Number(m[2]) < 1) {
-    throw new DetkdError(`info: --input must look like 800x1333 (height x width), got '${s}'`);
+    throw new UsageError(`--input must look like 800x1333 (height x width), got '${s}'`);
   }
   return [padTo(Number(m[1]), 32), padTo(Number(m[2]), 32)];
 }
 
 export const command: Command = {
-  summary: "parameters and multiply-accumulates (MACs) of a recipe's detector, per part",
   async run(argv) {
-    let parsed: ReturnType<typeof parseOpts>;
-    try {
-      parsed = parseOpts(argv);
-    } catch (err) {
-      throw new DetkdError(`info: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
-    }
-    const { values: v, positionals } = parsed;
-    if (v.help) {
+    const { values: v, positionals, help } = parseVerbArgs(VERBS.info, argv);
+    if (help) {
       console.log(USAGE);
       return 0;
     }
-    if (positionals.length !== 1) {
-      console.error(USAGE);
-      return 2;
-    }
+    const input = v.input === undefined ? undefined : parseInput(v.input);
     const recipe = await loadRecipe(positionals[0]!);
-    const info = modelInfo(recipe, v.input === undefined ? undefined : parseInput(v.input));
+    const info = modelInfo(recipe, input);
     if (v.json) console.log(JSON.stringify(info));
     else console.log(formatInfo(info, recipe.description));
     return 0;
   },
 };
-
-function parseOpts(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      input: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-}

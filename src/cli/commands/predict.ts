@@ -2,7 +2,6 @@
 // files and writes COCO results plus one PNG per image with the detections drawn.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadDetectorCheckpoint, recipeCategories } from '../../app/checkpoint-load.ts';
 import { loadRecipe } from '../../app/recipe.ts';
 import { DetkdError } from '../../core/errors.ts';
@@ -15,32 +14,12 @@ import type { DenseDetector } from '../../detection/detector.ts';
 import { buildDetector } from '../../detection/models/build.ts';
 import { type CocoResultEntry, toCocoResults } from '../../detection/postprocess.ts';
 import { toTensorBatch } from '../../structures/tensor-batch.ts';
+import { parseVerbArgs } from '../args.ts';
 import { classColor, type DrawItem, renderDetections, upscaleForDrawing } from '../draw.ts';
 import type { Command } from '../main.ts';
+import { VERBS } from '../verbs.ts';
 
-export const USAGE = `usage: detkd predict --recipe RECIPE --checkpoint CKPT IMAGES... --out DIR
-                    [--score-thr 0.3] [--device cpu|cuda:N]
-
-Runs a trained detector on image files (JPEG, PNG, whatever libvips reads), resized as the
-recipe's evaluation transform, and writes
-  DIR/results.json   COCO results of every image: {image_id, file_name, category_id,
-                     bbox: [x, y, w, h] in original pixels, score}; image_id is the image's
-                     index in the IMAGES list, category_id the dataset's id
-  DIR/<name>.png     each image with the detections drawn (images under 512 px are drawn
-                     upscaled by an integer factor, nearest neighbour, to keep labels legible): a rectangle
-                     per detection in its class's colour and a "classname 0.87" label
-                     (<name> is the file name without extension; -<index> is added on clashes)
-
-options:
-  --recipe FILE      the recipe the checkpoint was trained with (classes, input size, model)
-  --checkpoint FILE  model_best/model_final.safetensors of a run, or last/best.safetensors
-  --out DIR          output folder (created if needed; files of the same names are replaced)
-  --score-thr X      keep detections scoring at least X, in results.json and in the drawings
-                     (default 0.3)
-  --device D         cpu (default) or cuda:N with a CUDA libtorch
-
-An image that cannot be read or decoded is reported (naming the file) and skipped; the others
-are still processed, and the command exits with status 1 at the end.`;
+export const USAGE = VERBS.predict.usage;
 
 export interface PredictOptions {
   recipe: string;
@@ -199,33 +178,18 @@ export async function predict(
 }
 
 export const command: Command = {
-  summary: 'run a trained detector on images: COCO results json and PNGs with the boxes drawn',
   async run(argv) {
-    let parsed: ReturnType<typeof parseOpts>;
-    try {
-      parsed = parseOpts(argv);
-    } catch (err) {
-      throw new DetkdError(`predict: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
-    }
-    const { values: v, positionals } = parsed;
-    if (v.help) {
+    const { values: v, positionals, help } = parseVerbArgs(VERBS.predict, argv);
+    if (help) {
       console.log(USAGE);
       return 0;
     }
-    for (const k of ['recipe', 'checkpoint', 'out'] as const) {
-      if (v[k] === undefined) throw new DetkdError(`predict: --${k} is required\n\n${USAGE}`);
-    }
-    if (positionals.length === 0) throw new DetkdError(`predict: no images given\n\n${USAGE}`);
-    const thr = Number(v['score-thr']);
-    if (!Number.isFinite(thr) || thr < 0 || thr > 1) {
-      throw new DetkdError(`predict: --score-thr must be a number in [0, 1], got '${v['score-thr']}'`);
-    }
     const s = await predict({
-      recipe: v.recipe!,
-      checkpoint: v.checkpoint!,
-      out: v.out!,
+      recipe: v.recipe,
+      checkpoint: v.checkpoint,
+      out: v.out,
       images: positionals,
-      scoreThr: thr,
+      scoreThr: v['score-thr'],
       device: v.device,
     });
     if (s.failed.length > 0) {
@@ -237,19 +201,3 @@ export const command: Command = {
     return 0;
   },
 };
-
-function parseOpts(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      recipe: { type: 'string' },
-      checkpoint: { type: 'string' },
-      out: { type: 'string' },
-      'score-thr': { type: 'string', default: '0.3' },
-      device: { type: 'string', default: 'cpu' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-}
