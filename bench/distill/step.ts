@@ -12,6 +12,7 @@ import { manualSeed } from '../../src/core/random.ts';
 import { keep, type Tensor, tensor, tidy, zeros } from '../../src/core/tensor.ts';
 import { buildDetector, type DetectorConfig } from '../../src/detection/models/build.ts';
 import { Distiller } from '../../src/distill/distiller.ts';
+import { Frozen } from '../../src/distill/frozen.ts';
 import { cwdFpn } from '../../src/distill/methods/features.ts';
 import { SGD } from '../../src/nn/optim/sgd.ts';
 import type { ImageMeta } from '../../src/structures/instances.ts';
@@ -65,7 +66,7 @@ const cfg = (depth: 18 | 50): DetectorConfig => ({
   headNorm: null,
 });
 const student = buildDetector(cfg(18));
-const teacher = buildDetector(cfg(50));
+const teacher = new Frozen(buildDetector(cfg(50)));
 const teacherParams = teacher.numParameters();
 const d = new Distiller({ student, teacher, terms: [cwdFpn({ student, teacher })] });
 d.train();

@@ -14,6 +14,7 @@ import type { DenseDetector } from '../detection/detector.ts';
 import { buildDetector } from '../detection/models/build.ts';
 import { Distiller, inheritNeckAndHead } from '../distill/distiller.ts';
 import { Frozen } from '../distill/frozen.ts';
+import { describeTerm } from '../distill/term.ts';
 import { countMacs } from '../nn/macs.ts';
 import type { ImageMeta } from '../structures/instances.ts';
 import type { Batch } from '../structures/tensor-batch.ts';
@@ -198,7 +199,7 @@ export async function runRecipe(recipe: DetectionRecipe, o: RunRecipeOptions): P
     termNames = terms.map((t) => t.name);
     const extra = d.numParameters() - params;
     log(
-      `  distill: ${termNames.length > 0 ? termNames.join(' + ') : 'no loss terms'}${recipe.distill.assignment ? ' + teacher assignment (LAD)' : ''}${extra > 0 ? `; ${extra} trainable distillation parameters (not exported)` : ''}`,
+      `  distill: ${terms.length > 0 ? terms.map(describeTerm).join(' + ') : 'no loss terms'}${recipe.distill.assignment ? ' + teacher assignment (LAD)' : ''}${extra > 0 ? `; ${extra} trainable distillation parameters (not exported)` : ''}`,
     );
     module = d;
     losses = (b, ctx) => d.losses(b, ctx);

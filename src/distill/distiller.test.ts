@@ -192,10 +192,11 @@ test('output-level methods refuse different prior layouts; feature methods work 
 test('inherit copies the neck and head when every shape matches, and copies nothing otherwise', () =>
   tidy(() => {
     const student = det({ width: 0.125 }, 1);
-    const teacher = det({ backbone: { depth: 34, widthMultiplier: 0.125, norm: 'gn' } }, 2); // deeper backbone, same neck/head shapes
+    const raw = det({ backbone: { depth: 34, widthMultiplier: 0.125, norm: 'gn' } }, 2); // deeper backbone, same neck/head shapes
+    const teacher = new Frozen(raw);
     const n = inheritNeckAndHead(student, teacher);
     const sd = student.stateDict();
-    const td = teacher.stateDict();
+    const td = raw.stateDict();
     const copied = [...sd.keys()].filter((k) => k.startsWith('neck.') || k.startsWith('bbox_head.'));
     assert.equal(n, copied.length);
     for (const k of copied) assert.equal(sd.get(k)!.sub(td.get(k)!).abs().max().item(), 0, k);

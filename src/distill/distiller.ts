@@ -2,8 +2,8 @@
 // generic Trainer as a Task (checkpoints, exact resume, progress, JSONL logs and the NaN guard come
 // from there). One step: teacher forward (eval, no-grad) -> student forward -> assignment (the
 // student's own, or one computed from the teacher: LAD) -> the student's head losses -> each
-// term's loss times its weight and schedule. Loss terms are logged separately (loss_ld_main,
-// loss_fgd_fg, ...).
+// term's loss times its schedule, its weight and its part's weight. Loss parts are logged
+// separately (loss_ld_main, loss_fgd_fg, ...), weighted.
 //
 // The student and the learnable distillation modules (adapters, FGD's GcBlocks) are registered
 // children, so the optimizer trains them and checkpoints hold them; the teacher is not (it sits in
@@ -16,8 +16,8 @@ import { ModuleList } from '../nn/containers.ts';
 import { Module } from '../nn/module.ts';
 import type { Batch } from '../structures/tensor-batch.ts';
 import type { TrainContext } from '../train/task.ts';
-import { Frozen } from './frozen.ts';
-import { type AnyTerm, type DistillContext, scheduleFactor } from './term.ts';
+import type { Frozen } from './frozen.ts';
+import { type AnyTerm, type DistillContext, lossKey, scheduleFactor } from './term.ts';
 
 /**
  * Computes the assignment the student trains on from the teacher's forward pass (LAD). Runs
@@ -31,8 +31,8 @@ export type TeacherAssignment = (
 
 export interface DistillerOptions {
   student: DenseDetector;
-  /** Taken over: frozen (no gradients, eval mode) and owned by the distiller from here on. */
-  teacher: DenseDetector | Frozen<DenseDetector>;
+  /** Owned by the distiller from here on (disposed with it). */
+  teacher: Frozen<DenseDetector>;
   terms: readonly AnyTerm[];
   /** Where the student's assignment comes from (default: its own assigner). */
   assignment?: TeacherAssignment;
@@ -47,7 +47,7 @@ export class Distiller extends Module {
   constructor(o: DistillerOptions) {
     super();
     this.student = this.register('student', o.student);
-    this.teacher = o.teacher instanceof Frozen ? o.teacher : new Frozen(o.teacher);
+    this.teacher = o.teacher;
     const names = new Set<string>();
     for (const t of o.terms) {
       if (names.has(t.name)) throw new DetkdError(`distiller: two terms are named '${t.name}'`);
@@ -82,13 +82,16 @@ export class Distiller extends Module {
       for (const term of this.terms) {
         const f = scheduleFactor(term.schedule, tctx.iter) * term.weight;
         if (f === 0) {
-          // Off (schedule or weight 0): skip the work but keep the key in the log.
-          out[`loss_${term.name}`] = zeros([], { device: batch.images.device });
+          // Off (schedule or weight 0): skip the work but keep the keys in the log.
+          const parts = term.parts ? Object.keys(term.parts) : [null];
+          for (const p of parts) out[lossKey(term.name, p)] = zeros([], { device: batch.images.device });
           continue;
         }
-        for (const [k, v] of Object.entries(term.compute(ctx))) {
+        for (const { part, value } of term.compute(ctx)) {
+          const k = lossKey(term.name, part);
           if (k in out) throw new DetkdError(`distiller: loss '${k}' is produced twice`);
-          out[k] = f === 1 ? v : v.mul(f);
+          const g = part === null ? f : f * (term.parts?.[part] ?? 1);
+          out[k] = g === 1 ? value : value.mul(g);
         }
       }
       return out;
@@ -113,12 +116,8 @@ export class Distiller extends Module {
  * All-or-nothing: if any neck/head tensor is missing or differs in shape, nothing is copied and
  * the error lists the mismatches (a partial copy silently changes what the student starts from).
  */
-export function inheritNeckAndHead(
-  student: DenseDetector,
-  teacher: DenseDetector | Frozen<DenseDetector>,
-): number {
-  const t = teacher instanceof Frozen ? teacher : new Frozen(teacher);
-  return t.peek((tm) =>
+export function inheritNeckAndHead(student: DenseDetector, teacher: Frozen<DenseDetector>): number {
+  return teacher.peek((tm) =>
     tidy(() => {
       const src = tm.stateDict();
       const dst = student.stateDict();
@@ -146,31 +145,4 @@ export function inheritNeckAndHead(
       return take.size;
     }),
   );
-}
-
-/**
- * Output-level methods (KD, LD, LAD) compare student and teacher prior by prior: both must lay
- * their priors out identically (same head family's anchors, strides, scales, priors per location).
- */
-export function checkSamePriorLayout(
-  method: string,
-  student: DenseDetector,
-  teacher: DenseDetector | Frozen<DenseDetector>,
-): void {
-  const t = teacher instanceof Frozen ? teacher : new Frozen(teacher);
-  const describe = (d: Readonly<DenseDetector>): string => {
-    const p = d.spec.priors;
-    const a =
-      'scales' in p
-        ? `anchors scales [${p.scales.join(', ')}] ratios [${p.ratios.join(', ')}]`
-        : `points offset ${p.offset}`;
-    return `${d.spec.kind} head, strides [${p.strides.join(', ')}], ${a}`;
-  };
-  const s = describe(student);
-  const tt = t.peek(describe);
-  if (s !== tt) {
-    throw new DetkdError(
-      `${method} compares student and teacher outputs prior by prior and needs identical prior layouts; student: ${s}; teacher: ${tt}`,
-    );
-  }
 }

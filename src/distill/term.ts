@@ -3,6 +3,7 @@
 // applies a pure loss, and carries its weight and schedule. `defineTerm` keeps the tap/loss types
 // checked where a term is written and erases them for the Distiller's list.
 import { DetkdError } from '../core/errors.ts';
+import { z } from '../core/schema.ts';
 import type { Tensor } from '../core/tensor.ts';
 import type { GtTargets } from '../detection/assigners/types.ts';
 import type { BatchAssignment, DenseDetector, DetectorForward } from '../detection/detector.ts';
@@ -55,11 +56,12 @@ export interface Adapter<S> {
  * after it, 1 until `stop` (exclusive), 0 from then on. Iterations are 0-based and count across
  * epochs.
  */
-export interface TermSchedule {
-  start?: number;
-  stop?: number;
-  warmupIters?: number;
-}
+export const termScheduleSchema = z.strictObject({
+  start: z.number().int().nonnegative().optional(),
+  stop: z.number().int().nonnegative().optional(),
+  warmupIters: z.number().int().nonnegative().optional(),
+});
+export type TermSchedule = z.infer<typeof termScheduleSchema>;
 
 export function scheduleFactor(s: TermSchedule | undefined, iter: number): number {
   if (s === undefined) return 1;
@@ -78,9 +80,18 @@ export interface DistillTerm<S, T> {
   student: Tap<S>;
   teacher: Tap<T>;
   adapter?: Adapter<S>;
-  /** Pure loss on the tapped values; a record logs its parts separately (each weighted). */
+  /**
+   * Pure, unweighted loss on the tapped values; a record logs its parts separately. The Distiller
+   * applies the weights: `weight`, then each part's own from `parts`.
+   */
   loss: (student: S, teacher: T, ctx: DistillContext) => Tensor | Record<string, Tensor>;
   weight: number;
+  /**
+   * Each part's own weight on top of `weight` (LD's main and VLR, FGD's alpha..lambda), so the
+   * weights a method runs with are on the term, where the log shows them. When given, the loss
+   * returns exactly these parts.
+   */
+  parts?: Readonly<Record<string, number>>;
   schedule?: TermSchedule;
   /** Learnable loss modules (FGD's GcBlocks): trained by the optimizer, not exported. */
   modules?: readonly Module[];
@@ -90,11 +101,33 @@ export interface DistillTerm<S, T> {
 export interface AnyTerm {
   readonly name: string;
   readonly weight: number;
+  readonly parts?: Readonly<Record<string, number>>;
   readonly schedule?: TermSchedule;
   /** Every learnable module of the term (adapter and loss modules). */
   readonly modules: readonly Module[];
-  /** The unweighted loss part(s) of one step. */
-  compute(ctx: DistillContext): Record<string, Tensor>;
+  /** The unweighted loss of one step: one value (part null) or its named parts. */
+  compute(ctx: DistillContext): TermPart[];
+}
+
+export interface TermPart {
+  part: string | null;
+  value: Tensor;
+}
+
+/** The log key of a term's part: loss_<name> or loss_<name>_<part>. */
+export function lossKey(term: string, part: string | null): string {
+  return part === null ? `loss_${term}` : `loss_${term}_${part}`;
+}
+
+/** The term and its weights as the run log shows them, e.g. `ld (main x0.25, vlr x0.25)`. */
+export function describeTerm(t: AnyTerm): string {
+  const w = t.weight === 1 && t.parts ? '' : ` x${t.weight}`;
+  const parts = t.parts
+    ? ` (${Object.entries(t.parts)
+        .map(([k, v]) => `${k} x${v}`)
+        .join(', ')})`
+    : '';
+  return `${t.name}${w}${parts}`;
 }
 
 const NAME_RE = /^[a-z][a-z0-9_]*$/;
@@ -103,23 +136,35 @@ export function defineTerm<S, T>(t: DistillTerm<S, T>): AnyTerm {
   if (!NAME_RE.test(t.name)) {
     throw new DetkdError(`distill term '${t.name}': names are lower-case letters, digits and _`);
   }
-  if (!Number.isFinite(t.weight) || t.weight < 0) {
-    throw new DetkdError(`distill term '${t.name}': weight must be a finite number >= 0, got ${t.weight}`);
+  const weights: [string, number][] = [['weight', t.weight], ...Object.entries(t.parts ?? {})];
+  for (const [k, w] of weights) {
+    if (!Number.isFinite(w) || w < 0) {
+      throw new DetkdError(`distill term '${t.name}': ${k} must be a finite number >= 0, got ${w}`);
+    }
   }
   const modules = [...(t.adapter ? [t.adapter.module] : []), ...(t.modules ?? [])];
+  const declared = t.parts ? Object.keys(t.parts).sort().join(',') : null;
   return {
     name: t.name,
     weight: t.weight,
+    ...(t.parts ? { parts: { ...t.parts } } : {}),
     ...(t.schedule ? { schedule: t.schedule } : {}),
     modules,
     compute(ctx) {
       const s0 = t.student(ctx.student, ctx);
       const s = t.adapter ? t.adapter.forward(s0) : s0;
       const out = t.loss(s, t.teacher(ctx.teacher, ctx), ctx);
-      if (isTensor(out)) return { [`loss_${t.name}`]: out };
-      const r: Record<string, Tensor> = {};
-      for (const [k, v] of Object.entries(out)) r[`loss_${t.name}_${k}`] = v;
-      return r;
+      if (isTensor(out)) {
+        if (declared !== null)
+          throw new Error(`distill term '${t.name}': declares parts but returned one value`);
+        return [{ part: null, value: out }];
+      }
+      if (declared !== null && Object.keys(out).sort().join(',') !== declared) {
+        throw new Error(
+          `distill term '${t.name}': returned parts [${Object.keys(out).join(', ')}], declared [${declared}]`,
+        );
+      }
+      return Object.entries(out).map(([part, value]) => ({ part, value }));
     },
   };
 }

@@ -220,15 +220,11 @@ export function fgdAttentionLoss(student: FgdAttention, teacher: FgdAttention): 
   });
 }
 
-/** The four weighted FGD terms of one level, each already divided by N. */
+/** The four FGD terms of one level, each divided by N: α·L_fg, β·L_bg, γ·L_at, λ·L_global (unweighted: without α..λ). */
 export interface FgdLosses {
-  /** α·L_fg */
   fg: Tensor;
-  /** β·L_bg */
   bg: Tensor;
-  /** γ·L_at */
   at: Tensor;
-  /** λ·L_global */
   global: Tensor;
 }
 
@@ -328,7 +324,24 @@ export class FgdLevel extends Module {
    * `fgdMasks` for this level's [H, W].
    */
   loss(student: Tensor, teacher: Tensor, masks: FgdMasks): FgdLosses {
-    const { temp, alphaFgd, betaFgd, gammaFgd, lambdaFgd } = this.cfg;
+    const { alphaFgd, betaFgd, gammaFgd, lambdaFgd } = this.cfg;
+    return tidy(() => {
+      const u = this.unweightedLoss(student, teacher, masks);
+      return {
+        fg: u.fg.mul(alphaFgd),
+        bg: u.bg.mul(betaFgd),
+        at: u.at.mul(gammaFgd),
+        global: u.global.mul(lambdaFgd),
+      };
+    });
+  }
+
+  /**
+   * The four terms before alpha..lambda (the `fgd` method's parts, weighted by the Distiller);
+   * the config's temperature still applies.
+   */
+  unweightedLoss(student: Tensor, teacher: Tensor, masks: FgdMasks): FgdLosses {
+    const { temp } = this.cfg;
     return tidy(() => {
       if (student.ndim !== 4 || teacher.ndim !== 4) {
         throw new DetkdError(
@@ -369,12 +382,7 @@ export class FgdLevel extends Module {
       const at = fgdAttentionLoss(attS, attT);
       // get_rela_loss: summed squared difference of the two GcBlock outputs over N.
       const global = this.gcBlock(s, 'student').sub(this.gcBlock(teacher, 'teacher')).square().sum().div(n);
-      return {
-        fg: feat.fg.mul(alphaFgd),
-        bg: feat.bg.mul(betaFgd),
-        at: at.mul(gammaFgd),
-        global: global.mul(lambdaFgd),
-      };
+      return { fg: feat.fg, bg: feat.bg, at, global };
     });
   }
 }

@@ -43,50 +43,101 @@ export interface LdConfig {
 }
 
 /**
- * The three LD terms of one level, unweighted scalars. With no positives (or an empty VLR) a
- * term is an exact 0 that still back-propagates (zeros), never NaN.
+ * The three LD terms of one level, unweighted scalars, as LDHead.loss_single computes them
+ * together (the oracle tests check this). Methods call the parts they use: mainLdLoss, vlrLdLoss,
+ * mainKdLoss. With no positives (or an empty VLR) a term is an exact 0 that still back-propagates
+ * (zeros), never NaN.
  */
 export function ldLevelLosses(x: LdLevelInputs, cfg: LdConfig): { ld: Tensor; vlr: Tensor; kd: Tensor } {
+  return {
+    ld: mainLdLoss(x, cfg),
+    kd: mainKdLoss(x, { numClasses: cfg.numClasses, tau: cfg.kdTau ?? 2, dense: cfg.denseKd ?? false }),
+    vlr: vlrLdLoss(x, cfg),
+  };
+}
+
+/** FG classes 0..numClasses-1, BG (and ignored) numClasses, as mmdet's pos_inds: [P] int64. */
+function positives(labels: Tensor, numClasses: number): Tensor {
+  return labels.ge(0).logicalAnd(labels.lt(numClasses)).nonzero().squeeze(1);
+}
+
+/** Main LD: Σ_{pos,edge} w_pos·KL_e / 4 (τ cfg.ldTau, default 10). Unweighted scalar. */
+export function mainLdLoss(
+  x: Pick<LdLevelInputs, 'studentCls' | 'studentReg' | 'teacherReg' | 'labels'>,
+  cfg: Pick<LdConfig, 'numClasses' | 'regMax' | 'ldTau'>,
+): Tensor {
   const R = cfg.regMax + 1;
-  const ldTau = cfg.ldTau ?? 10;
-  const kdTau = cfg.kdTau ?? 2;
   const M = x.studentCls.size(0);
-  const C = x.studentCls.size(1);
   checkShape('studentReg', x.studentReg, [M, 4 * R]);
-  checkShape('teacherCls', x.teacherCls, [M, C]);
   checkShape('teacherReg', x.teacherReg, [M, 4 * R]);
   checkShape('labels', x.labels, [M]);
-  checkShape('labelWeights', x.labelWeights, [M]);
-  checkShape('vlrWeight', x.vlrWeight, [M]);
   return tidy(() => {
-    // FG classes 0..numClasses-1, BG (and ignored) numClasses, as mmdet's pos_inds.
-    const pos = x.labels.ge(0).logicalAnd(x.labels.lt(cfg.numClasses)).nonzero().squeeze(1); // [P]
+    const pos = positives(x.labels, cfg.numClasses); // [P]
     const P = pos.size(0);
     // The same weight GFL gives its box terms: the student's own detached max class score.
     const wPos = x.studentCls.detach().sigmoid().maxDim(1).values.at(pos); // [P]
     // Explicit sizes: reshape(-1, R) of an empty tensor is ambiguous and throws.
-    const ld = kdLoss(x.studentReg.at(pos).reshape(P * 4, R), x.teacherReg.at(pos).reshape(P * 4, R), {
-      tau: ldTau,
+    return kdLoss(x.studentReg.at(pos).reshape(P * 4, R), x.teacherReg.at(pos).reshape(P * 4, R), {
+      tau: cfg.ldTau ?? 10,
       weight: expandEdges(wPos),
       avgFactor: 4.0,
     });
+  });
+}
 
-    const kdIdx = cfg.denseKd ? x.labelWeights.gt(0).nonzero().squeeze(1) : pos; // [K]
-    const kd = kdLoss(x.studentCls.at(kdIdx), x.teacherCls.at(kdIdx), {
-      tau: kdTau,
-      weight: x.labelWeights.at(kdIdx),
-      avgFactor: kdIdx.size(0),
-    });
-
+/** VLR LD: Σ_{a∈VLR,edge} IoU_a·KL_e / 16 (τ cfg.ldTau, default 10). Unweighted scalar. */
+export function vlrLdLoss(
+  x: Pick<LdLevelInputs, 'studentReg' | 'teacherReg' | 'vlrWeight'>,
+  cfg: Pick<LdConfig, 'regMax' | 'ldTau'>,
+): Tensor {
+  const R = cfg.regMax + 1;
+  const M = x.studentReg.size(0);
+  checkShape('studentReg', x.studentReg, [M, 4 * R]);
+  checkShape('teacherReg', x.teacherReg, [M, 4 * R]);
+  checkShape('vlrWeight', x.vlrWeight, [M]);
+  return tidy(() => {
     // VLR: get_vlr_region has no positive/ignore test, so it may overlap both.
     const remain = x.vlrWeight.gt(0).nonzero().squeeze(1); // [V]
     const V = remain.size(0);
-    const vlr = kdLoss(x.studentReg.at(remain).reshape(V * 4, R), x.teacherReg.at(remain).reshape(V * 4, R), {
-      tau: ldTau,
+    return kdLoss(x.studentReg.at(remain).reshape(V * 4, R), x.teacherReg.at(remain).reshape(V * 4, R), {
+      tau: cfg.ldTau ?? 10,
       weight: expandEdges(x.vlrWeight.at(remain)),
       avgFactor: 16.0,
     });
-    return { ld, vlr, kd };
+  });
+}
+
+export interface MainKdConfig {
+  numClasses: number;
+  /** Temperature (LD's Main KD: 2). */
+  tau: number;
+  /**
+   * Every prior with labelWeights > 0 (divided by their count) instead of the positives only
+   * (the official Main KD).
+   */
+  dense: boolean;
+}
+
+/**
+ * Main KD, the classification KD of LD's loss_single and detkd's only one (the `kd` method calls
+ * it per level): Σ_pos labelWeight·KL_cls / #pos, KL mean over classes ×τ². Unweighted scalar.
+ */
+export function mainKdLoss(
+  x: Pick<LdLevelInputs, 'studentCls' | 'teacherCls' | 'labels' | 'labelWeights'>,
+  cfg: MainKdConfig,
+): Tensor {
+  const M = x.studentCls.size(0);
+  const C = x.studentCls.size(1);
+  checkShape('teacherCls', x.teacherCls, [M, C]);
+  checkShape('labels', x.labels, [M]);
+  checkShape('labelWeights', x.labelWeights, [M]);
+  return tidy(() => {
+    const idx = cfg.dense ? x.labelWeights.gt(0).nonzero().squeeze(1) : positives(x.labels, cfg.numClasses); // [K]
+    return kdLoss(x.studentCls.at(idx), x.teacherCls.at(idx), {
+      tau: cfg.tau,
+      weight: x.labelWeights.at(idx),
+      avgFactor: idx.size(0),
+    });
   });
 }
 
@@ -100,5 +151,5 @@ function expandEdges(w: Tensor): Tensor {
 
 function checkShape(name: string, t: Tensor, shape: number[]): void {
   if (t.ndim !== shape.length || t.shape.some((d, i) => d !== shape[i]))
-    throw new TypeError(`ldLevelLosses: ${name} is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    throw new TypeError(`LD losses: ${name} is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
 }

@@ -4,38 +4,39 @@
 // use 256 channels on both sides and need none); FGD has its own align conv, as the reference.
 import { DetkdError } from '../../core/errors.ts';
 import { type Tensor, tidy } from '../../core/tensor.ts';
-import type { DenseDetector } from '../../detection/detector.ts';
 import { channelAdapter } from '../adapter.ts';
-import { checkSamePriorLayout } from '../distiller.ts';
-import type { Frozen } from '../frozen.ts';
 import { cwdLoss } from '../losses/cwd.ts';
-import { FGD_ONE_STAGE, type FgdConfig, FgdLevel, fgdMasks } from '../losses/fgd.ts';
+import { FGD_ONE_STAGE, FgdLevel, fgdMasks } from '../losses/fgd.ts';
 import { pkdLoss } from '../losses/pkd.ts';
+import { checkSamePriorLayout } from '../prior-layout.ts';
 import { fpn, headCls } from '../taps.ts';
-import { type AnyTerm, defineTerm, type TermSchedule } from '../term.ts';
+import { type AnyTerm, type DistillPair, defineTerm } from '../term.ts';
+import {
+  type CwdClsOptions,
+  type CwdFpnOptions,
+  cwdClsOptionsSchema,
+  cwdFpnOptionsSchema,
+  type FgdOptions,
+  fgdOptionsSchema,
+  type PkdOptions,
+  parseOptions,
+  pkdOptionsSchema,
+} from './options.ts';
 
-interface Pair {
-  student: DenseDetector;
-  teacher: DenseDetector | Frozen<DenseDetector>;
-  schedule?: TermSchedule;
-}
+export type { CwdClsOptions, CwdFpnOptions, FgdOptions, PkdOptions };
 
 function fpnShape(
-  p: Pair,
+  p: DistillPair,
   levels: readonly number[] | undefined,
 ): { levels: number[]; cs: number; ct: number } {
   const ls = p.student.neck.numOuts;
-  const lt = peek(p.teacher, (t) => t.neck.numOuts);
+  const lt = p.teacher.peek((t) => t.neck.numOuts);
   const use = levels ? [...levels] : Array.from({ length: Math.min(ls, lt) }, (_, i) => i);
   for (const l of use) {
     if (l >= ls || l >= lt)
       throw new DetkdError(`FPN level ${l} does not exist (student ${ls}, teacher ${lt} levels)`);
   }
-  return { levels: use, cs: p.student.neck.outChannels, ct: peek(p.teacher, (t) => t.neck.outChannels) };
-}
-
-function peek<R>(t: DenseDetector | Frozen<DenseDetector>, fn: (d: Readonly<DenseDetector>) => R): R {
-  return 'peek' in t ? t.peek(fn) : fn(t);
+  return { levels: use, cs: p.student.neck.outChannels, ct: p.teacher.peek((t) => t.neck.outChannels) };
 }
 
 function sumLevels(s: readonly Tensor[], t: readonly Tensor[], fn: (a: Tensor, b: Tensor) => Tensor): Tensor {
@@ -50,43 +51,46 @@ function sumLevels(s: readonly Tensor[], t: readonly Tensor[], fn: (a: Tensor, b
 }
 
 /** PKD: Pearson-correlation imitation per FPN level, summed; weight per level (reference 10 for dense teachers, 6 for R-CNN). */
-export function pkd(o: Pair & { weight?: number; levels?: readonly number[] }): AnyTerm {
+export function pkd(options: PkdOptions): AnyTerm {
+  const o = parseOptions(pkdOptionsSchema, options, 'pkd');
   const { levels, cs, ct } = fpnShape(o, o.levels);
   return defineTerm<Tensor[], Tensor[]>({
     name: 'pkd',
     student: fpn(levels),
     teacher: fpn(levels),
     ...channelAdapter(levels.length, cs, ct),
-    weight: o.weight ?? 10,
+    weight: o.weight,
     ...(o.schedule ? { schedule: o.schedule } : {}),
     loss: (s, t) => sumLevels(s, t, (a, b) => pkdLoss(a, b)),
   });
 }
 
 /** CWD on FPN levels: channel-wise spatial-softmax KL, tau 1, weight 10 (mmrazor cwd configs). */
-export function cwdFpn(o: Pair & { weight?: number; tau?: number; levels?: readonly number[] }): AnyTerm {
+export function cwdFpn(options: CwdFpnOptions): AnyTerm {
+  const o = parseOptions(cwdFpnOptionsSchema, options, 'cwdFpn');
   const { levels, cs, ct } = fpnShape(o, o.levels);
-  const tau = o.tau ?? 1;
+  const tau = o.tau;
   return defineTerm<Tensor[], Tensor[]>({
     name: 'cwd_fpn',
     student: fpn(levels),
     teacher: fpn(levels),
     ...channelAdapter(levels.length, cs, ct),
-    weight: o.weight ?? 10,
+    weight: o.weight,
     ...(o.schedule ? { schedule: o.schedule } : {}),
     loss: (s, t) => sumLevels(s, t, (a, b) => cwdLoss(a, b, { tau })),
   });
 }
 
 /** CWD on the class logits of each level (mmrazor's GFL config: bbox_head.gfl_cls, tau 1, weight 5). */
-export function cwdCls(o: Pair & { weight?: number; tau?: number }): AnyTerm {
+export function cwdCls(options: CwdClsOptions): AnyTerm {
+  const o = parseOptions(cwdClsOptionsSchema, options, 'cwdCls');
   checkSamePriorLayout('CWD on the class head', o.student, o.teacher);
-  const tau = o.tau ?? 1;
+  const tau = o.tau;
   return defineTerm<Tensor[], Tensor[]>({
     name: 'cwd_cls',
     student: headCls(),
     teacher: headCls(),
-    weight: o.weight ?? 5,
+    weight: o.weight,
     ...(o.schedule ? { schedule: o.schedule } : {}),
     loss: (s, t) => sumLevels(s, t, (a, b) => cwdLoss(a, b, { tau })),
   });
@@ -94,10 +98,11 @@ export function cwdCls(o: Pair & { weight?: number; tau?: number }): AnyTerm {
 
 /**
  * FGD on FPN levels: focal (fg/bg masks with the teacher's attention), attention and global
- * (GcBlock) losses, parts logged as loss_fgd_fg/bg/at/global; the weights alpha..lambda live in
- * the config (one-stage defaults), so the term weight is 1.
+ * (GcBlock) losses, parts logged as loss_fgd_fg/bg/at/global, weighted alpha..lambda of the config
+ * (one-stage defaults) as the term's parts.
  */
-export function fgd(o: Pair & { config?: FgdConfig; levels?: readonly number[] }): AnyTerm {
+export function fgd(options: FgdOptions): AnyTerm {
+  const o = parseOptions(fgdOptionsSchema, options, 'fgd');
   const { levels, cs, ct } = fpnShape(o, o.levels);
   const cfg = o.config ?? FGD_ONE_STAGE;
   const mods = levels.map(() => new FgdLevel(cs, ct, cfg));
@@ -107,6 +112,7 @@ export function fgd(o: Pair & { config?: FgdConfig; levels?: readonly number[] }
     teacher: fpn(levels),
     modules: mods,
     weight: 1,
+    parts: { fg: cfg.alphaFgd, bg: cfg.betaFgd, at: cfg.gammaFgd, global: cfg.lambdaFgd },
     ...(o.schedule ? { schedule: o.schedule } : {}),
     loss: (s, t, ctx) =>
       tidy(() => {
@@ -118,7 +124,7 @@ export function fgd(o: Pair & { config?: FgdConfig; levels?: readonly number[] }
         for (let i = 0; i < s.length; i++) {
           const f = t[i]!;
           const masks = fgdMasks(boxes, shapes, pad, [f.size(2), f.size(3)]);
-          const r = mods[i]!.loss(s[i]!, f, masks);
+          const r = mods[i]!.unweightedLoss(s[i]!, f, masks);
           for (const [k, v] of Object.entries(r)) parts[k] = parts[k] ? parts[k]!.add(v) : v;
         }
         return parts;

@@ -3,39 +3,28 @@
 // by the label weights and divided by the level's positive count, summed over levels, weight 10
 // (ld_head.py loss_single; kd_loss.py KnowledgeDistillationKLDivLoss). The softmax runs over GFL's
 // sigmoid-style class logits, as the reference does. `dense: true` applies it to every
-// non-ignored prior instead, normalised by their count.
-import { DetkdError } from '../../core/errors.ts';
-import { noGrad, type Tensor, tidy } from '../../core/tensor.ts';
-import type { DenseDetector } from '../../detection/detector.ts';
-import { checkSamePriorLayout } from '../distiller.ts';
-import type { Frozen } from '../frozen.ts';
-import { kdLoss } from '../losses/kd.ts';
+// non-ignored prior instead, normalised by their count. The loss is LD's Main KD (losses/ld.ts
+// mainKdLoss, checked against the reference), applied per level.
+import { type Tensor, tidy } from '../../core/tensor.ts';
+import { mainKdLoss } from '../losses/ld.ts';
+import { checkSamePriorLayout } from '../prior-layout.ts';
 import { headCls } from '../taps.ts';
-import { type AnyTerm, defineTerm, type TermSchedule } from '../term.ts';
+import { type AnyTerm, defineTerm } from '../term.ts';
 import { labelWeights, levelRows, levelSlice } from './levels.ts';
+import { type KdOptions, kdOptionsSchema, parseOptions } from './options.ts';
 
-export interface KdOptions {
-  student: DenseDetector;
-  teacher: DenseDetector | Frozen<DenseDetector>;
-  /** Reference 10. */
-  weight?: number;
-  /** Reference 2. */
-  tau?: number;
-  /** Every non-ignored prior instead of the positives. */
-  dense?: boolean;
-  schedule?: TermSchedule;
-}
+export type { KdOptions };
 
-export function kd(o: KdOptions): AnyTerm {
+export function kd(options: KdOptions): AnyTerm {
+  const o = parseOptions(kdOptionsSchema, options, 'kd');
   checkSamePriorLayout('KD', o.student, o.teacher);
   const C = o.student.numClasses;
-  const tau = o.tau ?? 2;
-  if (!(tau > 0)) throw new DetkdError(`KD: tau must be > 0, got ${tau}`);
+  const cfg = { numClasses: C, tau: o.tau, dense: o.dense };
   return defineTerm<Tensor[], Tensor[]>({
     name: 'kd',
     student: headCls(),
     teacher: headCls(),
-    weight: o.weight ?? 10,
+    weight: o.weight,
     ...(o.schedule ? { schedule: o.schedule } : {}),
     loss: (s, t, ctx) =>
       tidy(() => {
@@ -45,13 +34,15 @@ export function kd(o: KdOptions): AnyTerm {
         const labels = as.map((a) => a.labels);
         let total: Tensor | null = null;
         for (let l = 0; l < s.length; l++) {
-          const lab = levelSlice(labels, priors, l);
-          const w = levelSlice(lw, priors, l);
-          const rows = noGrad(() => (o.dense ? w.gt(0) : lab.ge(0).logicalAnd(lab.lt(C))).nonzero().view(-1));
-          const n = rows.size(0);
-          const sl = levelRows(s[l]!, C).indexSelect(0, rows);
-          const tl = levelRows(t[l]!, C).indexSelect(0, rows);
-          const v = kdLoss(sl, tl, { tau, weight: w.indexSelect(0, rows), avgFactor: n });
+          const v = mainKdLoss(
+            {
+              studentCls: levelRows(s[l]!, C),
+              teacherCls: levelRows(t[l]!, C),
+              labels: levelSlice(labels, priors, l),
+              labelWeights: levelSlice(lw, priors, l),
+            },
+            cfg,
+          );
           total = total === null ? v : total.add(v);
         }
         return total!;

@@ -4,18 +4,17 @@
 
 import { DetkdError } from '../../core/errors.ts';
 import { noGrad, tidy } from '../../core/tensor.ts';
-import type { DenseDetector } from '../../detection/detector.ts';
-import { checkSamePriorLayout, type TeacherAssignment } from '../distiller.ts';
-import { Frozen } from '../frozen.ts';
-import { type LadConfig, ladAssign } from '../lad.ts';
+import type { TeacherAssignment } from '../distiller.ts';
+import { ladAssign } from '../lad.ts';
+import { checkSamePriorLayout } from '../prior-layout.ts';
+import { type LadOptions, ladOptionsSchema, parseOptions } from './options.ts';
 
-export function ladAssignment(o: {
-  student: DenseDetector;
-  teacher: DenseDetector | Frozen<DenseDetector>;
-  config?: LadConfig;
-}): TeacherAssignment {
+export type { LadOptions };
+
+export function ladAssignment(options: LadOptions): TeacherAssignment {
+  const o = parseOptions(ladOptionsSchema, options, 'ladAssignment');
   checkSamePriorLayout('LAD', o.student, o.teacher);
-  const teacher = o.teacher instanceof Frozen ? o.teacher : new Frozen(o.teacher);
+  const teacher = o.teacher;
   const kind = teacher.peek((t) => t.spec.kind);
   if (kind !== 'gfl' && kind !== 'atss') {
     throw new DetkdError(

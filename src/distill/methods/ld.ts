@@ -11,32 +11,23 @@
 // reference tuned.
 
 import { DetkdError } from '../../core/errors.ts';
-import { noGrad, tidy } from '../../core/tensor.ts';
-import type { DenseDetector } from '../../detection/detector.ts';
+import { noGrad, type Tensor, tidy, zeros } from '../../core/tensor.ts';
 import type { HeadOutputs } from '../../detection/types.ts';
-import { checkSamePriorLayout } from '../distiller.ts';
-import type { Frozen } from '../frozen.ts';
-import { ldLevelLosses } from '../losses/ld.ts';
-import { type AnyTerm, defineTerm, type TermSchedule } from '../term.ts';
+import { mainLdLoss, vlrLdLoss } from '../losses/ld.ts';
+import { checkSamePriorLayout } from '../prior-layout.ts';
+import { type AnyTerm, defineTerm } from '../term.ts';
 import { vlrRegion } from '../vlr.ts';
-import { labelWeights, levelRows, levelSlice } from './levels.ts';
+import { levelRows, levelSlice } from './levels.ts';
+import { type LdOptions, ldOptionsSchema, parseOptions } from './options.ts';
 
-export interface LdOptions {
-  student: DenseDetector;
-  teacher: DenseDetector | Frozen<DenseDetector>;
-  /** Main-region LD weight (reference 0.25). */
-  weight?: number;
-  /** VLR LD weight (reference 0.25; 0 turns the VLR off). */
-  vlrWeight?: number;
-  /** Temperature of the edge distributions (reference 10). */
-  tau?: number;
-  /** Images per GPU the reference weights were tuned at (2); see the header. */
-  refImagesPerGpu?: number;
-  schedule?: TermSchedule;
-}
+export type { LdOptions };
 
-/** Main LD + VLR LD as one term `ld` with parts `main` and `vlr` (logged loss_ld_main, loss_ld_vlr). */
-export function ld(o: LdOptions): AnyTerm {
+/**
+ * Main LD + VLR LD as one term `ld` with parts `main` and `vlr` (logged loss_ld_main, loss_ld_vlr),
+ * weighted `weight` and `vlrWeight` as the term's parts.
+ */
+export function ld(options: LdOptions): AnyTerm {
+  const o = parseOptions(ldOptionsSchema, options, 'ld');
   checkSamePriorLayout('LD', o.student, o.teacher);
   if (o.student.spec.kind !== 'gfl') {
     throw new DetkdError(
@@ -45,49 +36,53 @@ export function ld(o: LdOptions): AnyTerm {
   }
   const regMax = o.student.spec.head.regMax;
   const numClasses = o.student.numClasses;
-  const w = o.weight ?? 0.25;
-  const wv = o.vlrWeight ?? 0.25;
-  const tau = o.tau ?? 10;
-  const ref = o.refImagesPerGpu ?? 2;
+  const { tau, refImagesPerGpu } = o;
+  const withVlr = o.vlrWeight > 0;
   return defineTerm<HeadOutputs, HeadOutputs>({
     name: 'ld',
     student: (f) => f.head,
     teacher: (f) => f.head,
     weight: 1,
+    parts: { main: o.weight, vlr: o.vlrWeight },
     ...(o.schedule ? { schedule: o.schedule } : {}),
     loss: (s, t, ctx) =>
       tidy(() => {
         const priors = ctx.student.priors;
         const as = ctx.assignment.assignments;
         const B = ctx.batch.images.size(0);
-        const lw = labelWeights(as);
         const labels = as.map((a) => a.labels);
-        const vlr = noGrad(() =>
-          wv > 0
-            ? as.map((a, i) => vlrRegion(priors, ctx.gts[i]!.boxes, a))
-            : as.map((a) => a.labels.float().mul(0)),
-        );
-        let main = null;
-        let band = null;
         const R = 4 * (regMax + 1);
+        const vlr = withVlr ? noGrad(() => as.map((a, i) => vlrRegion(priors, ctx.gts[i]!.boxes, a))) : null;
+        let main: Tensor | null = null;
+        let band: Tensor | null = null;
         for (let l = 0; l < s.clsScores.length; l++) {
-          const r = ldLevelLosses(
+          const studentReg = levelRows(s.bboxPreds[l]!, R);
+          const teacherReg = levelRows(t.bboxPreds[l]!, R);
+          const m = mainLdLoss(
             {
               studentCls: levelRows(s.clsScores[l]!, numClasses),
-              studentReg: levelRows(s.bboxPreds[l]!, R),
-              teacherCls: levelRows(t.clsScores[l]!, numClasses),
-              teacherReg: levelRows(t.bboxPreds[l]!, R),
+              studentReg,
+              teacherReg,
               labels: levelSlice(labels, priors, l),
-              labelWeights: levelSlice(lw, priors, l),
-              vlrWeight: levelSlice(vlr, priors, l),
             },
             { numClasses, regMax, ldTau: tau },
           );
-          main = main === null ? r.ld : main.add(r.ld);
-          band = band === null ? r.vlr : band.add(r.vlr);
+          main = main === null ? m : main.add(m);
+          if (vlr !== null) {
+            const v = vlrLdLoss(
+              { studentReg, teacherReg, vlrWeight: levelSlice(vlr, priors, l) },
+              { regMax, ldTau: tau },
+            );
+            band = band === null ? v : band.add(v);
+          }
         }
-        const scale = ref / B;
-        return { main: main!.mul(w * scale), vlr: band!.mul(wv * scale) };
+        // Per-image strength as the reference tuned it (see the header); exact at B = 2.
+        const scale = refImagesPerGpu / B;
+        const scaled = (x: Tensor): Tensor => (scale === 1 ? x : x.mul(scale));
+        return {
+          main: scaled(main!),
+          vlr: band === null ? zeros([], { device: ctx.batch.images.device }) : scaled(band),
+        };
       }),
   });
 }
