@@ -1,55 +1,124 @@
 // Recipes: typed TypeScript configs (docs/architecture.md). A recipe module under recipes/
 // (or anywhere) exports `recipe = defineRecipe({...})`; a variant imports another and spreads it.
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DetkdError } from '../core/errors.ts';
+import { parseStrict, z } from '../core/schema.ts';
 import { type CocoDataset, loadCoco } from '../data/coco.ts';
 import { generateSynth, SYNTH_VERSION } from '../data/synth/generate.ts';
 import type { SynthPreset } from '../data/synth/presets.ts';
 import type { ResizeSpec } from '../data/transforms.ts';
-import type { DetectorConfig } from '../detection/models/build.ts';
-import type { TrainerOptions } from '../train/trainer.ts';
+import { detectorConfigSchema, type Same } from '../detection/models/config.ts';
+import { recipeTrainSchema } from '../train/config.ts';
+import { distillSectionSchema } from './distill-recipe.ts';
 
-export interface RecipeData {
+const count = z.number().int().positive();
+const cocoFiles = z.strictObject({ ann: z.string().min(1), images: z.string().min(1) });
+
+/** Resize target: keep aspect ratio within (short side, long side max), or a fixed size. */
+const resizeSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('keepRatio'), short: count, max: count }),
+  z.strictObject({ kind: z.literal('fixed'), height: count, width: count }),
+]);
+
+export const recipeDataSchema = z.strictObject({
   /** The built-in synthetic dataset: generated into `dir` (default data/synth-<preset>-<seed>) when missing. */
-  synth?: { preset: SynthPreset['name']; seed?: number; dir?: string };
+  synth: z
+    .strictObject({
+      preset: z.enum(['tiny', 'demo']),
+      seed: z.number().int().nonnegative().optional(),
+      dir: z.string().min(1).optional(),
+    })
+    .optional(),
   /** A COCO dataset of your own (paths relative to the working directory). */
-  train?: { ann: string; images: string };
-  val?: { ann: string; images: string };
+  train: cocoFiles.optional(),
+  val: cocoFiles.optional(),
   /** Training and evaluation input size. */
-  resize: ResizeSpec;
-  batchSize: number;
+  resize: resizeSchema,
+  batchSize: count,
   /** Loader worker threads (default 1). */
-  numWorkers?: number;
+  numWorkers: z.number().int().nonnegative().optional(),
   /** Horizontal flip and photometric jitter during training (default true). */
-  augment?: boolean;
+  augment: z.boolean().optional(),
   /**
    * Decoded images kept in memory, in MiB (default 1024; 0 turns it off): after the first epoch
    * only the transforms run, so decoding stops competing with the training step for cores.
    */
-  cacheMB?: number;
+  cacheMB: z.number().nonnegative().optional(),
+});
+
+export type RecipeData = z.infer<typeof recipeDataSchema>;
+export type { RecipeTrain } from '../train/config.ts';
+
+/** A detection recipe: the single source of the type and of the check made at load. */
+export const detectionRecipeSchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string(),
+  data: recipeDataSchema,
+  model: detectorConfigSchema,
+  train: recipeTrainSchema,
+});
+
+export type DetectionRecipe = z.infer<typeof detectionRecipeSchema>;
+
+/** A distillation recipe: a detection recipe plus `distill`, whose teacher recipe is checked too. */
+const teacherSchema = distillSectionSchema.shape.teacher.unwrap();
+export const distillRecipeSchema = detectionRecipeSchema.extend({
+  distill: distillSectionSchema.extend({
+    teacher: teacherSchema.extend({ recipe: detectionRecipeSchema }).optional(),
+  }),
+});
+
+// Drift checks against the types the data layer owns.
+true satisfies Same<z.infer<typeof resizeSchema>, ResizeSpec>;
+true satisfies Same<NonNullable<RecipeData['synth']>['preset'], SynthPreset['name']>;
+
+/**
+ * Checks a recipe object against its schema (a distillation recipe when it has `distill`); a
+ * DetkdError naming `where` (the file), every offending key's path, and the nearest valid key.
+ */
+export function validateRecipe(r: unknown, where: string): void {
+  const distill = r !== null && typeof r === 'object' && 'distill' in r;
+  parseStrict(distill ? distillRecipeSchema : detectionRecipeSchema, r, `recipe ${where}`);
 }
 
-export type RecipeTrain = Omit<
-  TrainerOptions,
-  'runDir' | 'out' | 'signal' | 'recipe' | 'resume' | 'overwrite' | 'stopAtIter'
->;
-
-export interface DetectionRecipe {
-  name: string;
-  description: string;
-  data: RecipeData;
-  model: DetectorConfig;
-  train: RecipeTrain;
-}
-
-/** Identity with type checking: `export const recipe = defineRecipe({ ... })`. */
+/**
+ * Identity with type checking, and the schema check at run time (`export const recipe =
+ * defineRecipe({ ... })`): a mistake is reported against the file that calls it.
+ */
 export function defineRecipe(r: DetectionRecipe): DetectionRecipe {
+  validateRecipe(r, callerFile(defineRecipe) ?? `'${String(Reflect.get(r, 'name'))}'`);
   return r;
 }
 
-/** Loads a recipe module by path (a .ts file runs through tsx, which bin/detkd.js registers). */
+/** The file (relative to the working directory when under it) that called `fn`, if known. */
+function callerFile(fn: (...a: never[]) => unknown): string | null {
+  const prepare = Error.prepareStackTrace;
+  let sites: NodeJS.CallSite[] = [];
+  try {
+    Error.prepareStackTrace = (_e, cs) => cs;
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder, fn);
+    if (Array.isArray(holder.stack)) sites = holder.stack as NodeJS.CallSite[];
+  } finally {
+    Error.prepareStackTrace = prepare;
+  }
+  const name = sites[0]?.getFileName();
+  if (name === undefined || name === null) return null;
+  return displayPath(name.startsWith('file:') ? fileURLToPath(name) : name);
+}
+
+function displayPath(abs: string): string {
+  const rel = relative(process.cwd(), abs);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
+}
+
+/**
+ * Loads a recipe module by path (a .ts file runs through tsx, which bin/detkd.js registers) and
+ * validates it. Nothing here loads libtorch: a recipe that imports only recipe helpers is checked
+ * before the addon is initialised.
+ */
 export async function loadRecipe(path: string): Promise<DetectionRecipe> {
   const abs = isAbsolute(path) ? path : resolve(path);
   if (!existsSync(abs)) throw new DetkdError(`recipe ${path}: file not found`);
@@ -57,28 +126,53 @@ export async function loadRecipe(path: string): Promise<DetectionRecipe> {
   try {
     mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new DetkdError(
-      `recipe ${path}: cannot load it (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`,
-    );
+    // defineRecipe's own check already names the file and the key.
+    if (e instanceof DetkdError) throw e;
+    throw new DetkdError(`recipe ${path}: ${loadFailure(e)}`);
   }
   const r = mod.recipe ?? mod.default;
-  if (!isRecipe(r)) {
+  if (r === null || typeof r !== 'object') {
     throw new DetkdError(
-      `recipe ${path}: expected an export 'recipe' made with defineRecipe({ name, data, model, train })`,
+      `recipe ${path}: expected an export 'recipe' made with defineRecipe({ name, description, data, model, train })`,
     );
   }
-  return r;
+  validateRecipe(r, path);
+  return r as DetectionRecipe;
 }
 
-function isRecipe(v: unknown): v is DetectionRecipe {
-  if (v === null || typeof v !== 'object') return false;
-  const o = v as Record<string, unknown>;
-  return (
-    typeof o.name === 'string' &&
-    typeof o.data === 'object' &&
-    typeof o.model === 'object' &&
-    typeof o.train === 'object'
-  );
+/**
+ * Why a recipe module failed to load. A syntax error comes from esbuild (through tsx) as
+ * `Transform failed with N error(s):` followed by `file:line:col: ERROR: text` lines: those lines,
+ * each with the offending source line and a caret, are the message.
+ */
+function loadFailure(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const lines = message.split('\n');
+  if (e instanceof Error && /^Transform failed with \d+ errors?:/.test(lines[0] ?? '')) {
+    const out: string[] = [];
+    for (const l of lines.slice(1)) {
+      const m = /^(.*):(\d+):(\d+): (?:ERROR|error): (.*)$/.exec(l);
+      if (m === null) continue;
+      const [, file, line, col, text] = m as unknown as [string, string, string, string, string];
+      out.push(`${displayPath(file)}:${line}:${col}: ${text}`);
+      const src = sourceLine(file, Number(line));
+      if (src !== null) {
+        const gutter = `${line} | `;
+        out.push(`    ${gutter}${src}`, `    ${' '.repeat(gutter.length + Number(col))}^`);
+      }
+    }
+    if (out.length > 0) return `syntax error\n  ${out.join('\n  ')}`;
+  }
+  return `cannot load it (${lines[0]})`;
+}
+
+function sourceLine(file: string, line: number): string | null {
+  try {
+    const l = readFileSync(file, 'utf8').split(/\r?\n/)[line - 1];
+    return l === undefined ? null : l.replace(/\t/g, ' ');
+  } catch {
+    return null;
+  }
 }
 
 export interface RecipeDatasets {
