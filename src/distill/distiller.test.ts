@@ -19,7 +19,7 @@ import { cwdCls, cwdFpn, fgd, pkd } from './methods/features.ts';
 import { kd } from './methods/kd.ts';
 import { ladAssignment } from './methods/lad.ts';
 import { ld } from './methods/ld.ts';
-import { defineTerm, scheduleFactor } from './term.ts';
+import { defineTerm, describeTerm, scheduleFactor } from './term.ts';
 
 const C = 3;
 
@@ -162,6 +162,47 @@ test('term weights scale the loss; schedules switch a term on, ramp it and switc
     const at11 = d.losses(b, { ...ctx0, iter: 11 }).loss_kd!.item();
     assert.ok(Math.abs(at11 - 0.5 * one.loss_kd!) <= 1e-6 * at11);
     assert.equal(d.losses(b, { ...ctx0, iter: 25 }).loss_kd!.item(), 0);
+  }));
+
+test('factories refuse unknown options and raw teachers; part weights sit on the term and the Distiller applies them', () =>
+  tidy(() => {
+    const student = det({}, 1);
+    const raw = det({ width: 0.25 }, 2);
+    const teacher = new Frozen(raw);
+    const p = { student, teacher };
+    const refused = (fn: () => unknown, message: string) =>
+      assert.throws(fn, (e: unknown) => e instanceof DetkdError && e.message === message);
+    refused(
+      () => ld({ ...p, vlrWeigth: 0 } as Parameters<typeof ld>[0]),
+      "ld(): unknown key 'vlrWeigth' (did you mean 'vlrWeight'?)",
+    );
+    refused(
+      () => fgd({ ...p, teacher: raw } as unknown as Parameters<typeof fgd>[0]),
+      "fgd(): 'teacher': must be the frozen teacher (the pair's teacher; wrap a detector in new Frozen(model))",
+    );
+    refused(() => pkd({ ...p, levels: [0, 1.5] }), "pkd(): 'levels[1]' must be int, got a number (1.5)");
+
+    const l = ld(p);
+    assert.deepEqual(l.parts, { main: 0.25, vlr: 0.25 });
+    assert.equal(describeTerm(l), 'ld (main x0.25, vlr x0.25)');
+    assert.equal(describeTerm(kd(p)), 'kd x10');
+    const f = fgd(p);
+    assert.deepEqual(f.parts, { fg: 1e-3, bg: 5e-4, at: 5e-4, global: 5e-6 });
+    f.modules.forEach((m) => m.dispose());
+
+    const b = batch();
+    const base = values(new Distiller({ student, teacher, terms: [l] }).losses(b, ctx0));
+    const heavier = values(
+      new Distiller({ student, teacher, terms: [ld({ ...p, weight: 0.5, vlrWeight: 0 })] }).losses(b, ctx0),
+    );
+    assert.ok(base.loss_ld_main! > 0 && base.loss_ld_vlr! > 0);
+    // Doubling a weight is exact in floating point: the Distiller multiplies by the part weight.
+    assert.equal(heavier.loss_ld_main, 2 * base.loss_ld_main!);
+    assert.equal(heavier.loss_ld_vlr, 0);
+    // Switched off by its schedule, a term logs each of its parts as 0.
+    const off = new Distiller({ student, teacher, terms: [ld({ ...p, schedule: { start: 5 } })] });
+    const z = values(off.losses(b, ctx0));
+    assert.deepEqual([z.loss_ld_main, z.loss_ld_vlr, 'loss_ld' in z], [0, 0, false]);
   }));
 
 test('output-level methods refuse different prior layouts; feature methods work across detector families', () =>
