@@ -18,6 +18,7 @@ const info: ProgressInfo = {
   iter: 1120,
   totalIters: 6000,
   losses: { loss: 1.2344, loss_cls: 0.8, loss_bbox: 0.4344 },
+  lossKind: 'ema',
   lr: 0.01,
   secPerIter: 0.31,
 };
@@ -34,22 +35,39 @@ test('numbers and durations', () => {
   assert.equal(fmtDuration(3 * 3600 + 7 * 60 + 5), '3h07m');
 });
 
-test('the plain line', () => {
+test('the plain line says how its losses are averaged', () => {
   assert.equal(
-    formatLine(info),
-    'epoch 3/12 iter 120/500 loss 1.234 (loss_cls 0.8, loss_bbox 0.4344) lr 0.01 0.31 s/it eta 25m13s',
+    formatLine({ ...info, lossKind: 'mean' }),
+    'epoch 3/12 iter 120/500 loss(mean) 1.234 (loss_cls 0.8, loss_bbox 0.4344) lr 0.01 0.31 s/it eta 25m13s',
+  );
+  assert.equal(
+    formatLine({ ...info, losses: { loss: 2 }, secPerIter: 0 }),
+    'epoch 3/12 iter 120/500 loss(ema) 2 lr 0.01',
   );
 });
 
-test('the bar fits the terminal width', () => {
-  for (const cols of [40, 80, 200]) {
-    const b = formatBar(info, cols);
-    assert.ok(b.length <= cols, `${b.length} > ${cols}`);
-  }
-  assert.match(
+test('the bar: everything on a wide terminal; the least useful parts go first, the ETA stays', () => {
+  assert.equal(
     formatBar(info, 200),
-    /^epoch 3\/12 120\/500 \[#+\.+\] 18% loss 1\.234 .* 3\.226 it\/s eta 25m13s$/,
+    'epoch 3/12 120/500 [######........................] 18% loss(ema) 1.234 (loss_cls 0.8, loss_bbox 0.4344) lr 0.01 3.226 it/s eta 25m13s',
   );
+  // 80 columns: the loss terms and the lr go, the bar shrinks; 79 characters, the last column
+  // left free.
+  assert.equal(
+    formatBar(info, 80),
+    'epoch 3/12 120/500 [###.............] 18% loss(ema) 1.234 3.226 it/s eta 25m13s',
+  );
+  assert.equal(formatBar(info, 60), 'epoch 3/12 120/500 18% loss(ema) 1.234 eta 25m13s');
+  assert.equal(formatBar(info, 40), 'epoch 3/12 120/500 18% eta 25m13s');
+  assert.equal(formatBar(info, 20), 'epoch 3/ eta 25m13s');
+  for (let cols = 20; cols <= 200; cols++) {
+    const b = formatBar(info, cols);
+    assert.ok(b.length < cols, `${cols} columns: ${b.length} characters`);
+    assert.ok(b.endsWith(' eta 25m13s'), `${cols} columns: no ETA in '${b}'`);
+  }
+  // A terminal that reports 0 columns (or none) gets 80, not an empty line.
+  assert.equal(formatBar(info, 0), formatBar(info, 80));
+  assert.equal(formatBar(info, Number.NaN), formatBar(info, 80));
 });
 
 test('Progress: bar redraws in place and prints lines above it; lines mode prints lines only', () => {
@@ -63,6 +81,7 @@ test('Progress: bar redraws in place and prints lines above it; lines mode print
   };
   const p = new Progress('bar', tty, 0);
   p.update(info);
+  assert.ok(text.endsWith(formatBar(info, 100)));
   p.line('eval: AP 0.3');
   p.update(info);
   p.done();

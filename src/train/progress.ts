@@ -12,8 +12,13 @@ export interface ProgressInfo {
   /** Iterations completed in all, and the planned total. */
   iter: number;
   totalIters: number;
-  /** Smoothed losses: `loss` (the total) first, then each term. */
+  /** Losses: `loss` (the total) first, then each term; `lossKind` says how they are averaged. */
   losses: Record<string, number>;
+  /**
+   * 'ema': an exponential moving average (the bar); 'mean': the mean over the iterations since
+   * the last line (the plain lines and log.jsonl). Shown as `loss(ema)` / `loss(mean)`.
+   */
+  lossKind: 'ema' | 'mean';
   lr: number;
   /** Smoothed seconds per iteration (0 when unknown). */
   secPerIter: number;
@@ -40,12 +45,21 @@ export function fmtDuration(sec: number): string {
   return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
 }
 
-function lossText(losses: Record<string, number>): string {
-  const { loss, ...terms } = losses;
+/** `loss(ema) 1.234` and `(loss_cls 0.8, loss_bbox 0.4)`, apart so a narrow bar can drop the terms. */
+function lossParts(p: ProgressInfo): { total: string; terms: string } {
+  const { loss, ...terms } = p.losses;
   const parts = Object.entries(terms).map(([k, v]) => `${k} ${fmtNum(v)}`);
-  const head = loss === undefined ? '' : `loss ${fmtNum(loss)}`;
-  return parts.length === 0 ? head : `${head} (${parts.join(', ')})`;
+  return {
+    total: loss === undefined ? '' : `loss(${p.lossKind}) ${fmtNum(loss)}`,
+    terms: parts.length === 0 ? '' : `(${parts.join(', ')})`,
+  };
 }
+
+function etaText(p: ProgressInfo): string {
+  return p.secPerIter > 0 ? `eta ${fmtDuration((p.totalIters - p.iter) * p.secPerIter)}` : '';
+}
+
+const join = (parts: readonly string[]): string => parts.filter((x) => x !== '').join(' ');
 
 function speedText(secPerIter: number): string {
   if (!(secPerIter > 0)) return '';
@@ -53,29 +67,60 @@ function speedText(secPerIter: number): string {
 }
 
 /**
- * The plain line: `epoch 3/12 iter 120/500 loss 1.234 (loss_cls 0.8, loss_bbox 0.4) lr 0.01
+ * The plain line: `epoch 3/12 iter 120/500 loss(mean) 1.234 (loss_cls 0.8, loss_bbox 0.4) lr 0.01
  * 0.31 s/it eta 12m03s`. Epoch and iter count from 1 (iter within the epoch).
  */
 export function formatLine(p: ProgressInfo): string {
-  const eta = p.secPerIter > 0 ? ` eta ${fmtDuration((p.totalIters - p.iter) * p.secPerIter)}` : '';
-  const spd = p.secPerIter > 0 ? ` ${fmtNum(p.secPerIter)} s/it` : '';
-  return (
-    `epoch ${p.epoch + 1}/${p.epochs} iter ${p.step}/${p.stepsPerEpoch} ${lossText(p.losses)}` +
-    ` lr ${fmtNum(p.lr)}${spd}${eta}`
-  );
+  const { total, terms } = lossParts(p);
+  return join([
+    `epoch ${p.epoch + 1}/${p.epochs} iter ${p.step}/${p.stepsPerEpoch}`,
+    total,
+    terms,
+    `lr ${fmtNum(p.lr)}`,
+    p.secPerIter > 0 ? `${fmtNum(p.secPerIter)} s/it` : '',
+    etaText(p),
+  ]);
 }
 
-/** The bar line, fitted into `columns`. */
+/** The width a terminal that reports none (undefined, or 0 as some pseudo-terminals do) gets. */
+export const DEFAULT_COLUMNS = 80;
+
+/**
+ * The bar line, fitted into `columns`: `epoch 3/12 120/500 [###...] 18% loss(ema) 1.234
+ * (loss_cls 0.8, ...) lr 0.01 3.2 it/s eta 25m13s`. When it is too wide the least useful parts go
+ * first (the loss terms, the lr, the speed, then the bar itself), so the position, the total loss
+ * and the ETA stay; at most `columns - 1` characters, since filling the last column makes some
+ * terminals wrap, and the carriage-return redraw would then start a new line each time.
+ */
 export function formatBar(p: ProgressInfo, columns: number): string {
+  const max = (columns > 0 ? Math.floor(columns) : DEFAULT_COLUMNS) - 1;
   const frac = p.totalIters > 0 ? Math.min(1, p.iter / p.totalIters) : 0;
   const head = `epoch ${p.epoch + 1}/${p.epochs} ${p.step}/${p.stepsPerEpoch}`;
-  const eta = p.secPerIter > 0 ? ` eta ${fmtDuration((p.totalIters - p.iter) * p.secPerIter)}` : '';
-  const spd = speedText(p.secPerIter);
-  const tail = ` ${Math.floor(frac * 100)}% ${lossText(p.losses)} lr ${fmtNum(p.lr)}${spd ? ` ${spd}` : ''}${eta}`;
-  const width = Math.max(10, Math.min(30, columns - head.length - tail.length - 3));
-  const filled = Math.round(frac * width);
-  const line = `${head} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}]${tail}`;
-  return line.length > columns ? line.slice(0, Math.max(0, columns - 1)) : line;
+  const pct = `${Math.floor(frac * 100)}%`;
+  const { total, terms } = lossParts(p);
+  const eta = etaText(p);
+  const optional = [speedText(p.secPerIter), `lr ${fmtNum(p.lr)}`, terms]; // dropped from the end
+  for (let keep = optional.length; keep >= 0; keep--) {
+    const [spd = '', lr = '', tm = ''] = optional.slice(0, keep);
+    const tail = join([pct, total, tm, lr, spd, eta]);
+    const room = max - head.length - tail.length - 4; // two spaces, two brackets
+    if (room >= 10) {
+      const width = Math.min(30, room);
+      const filled = Math.round(frac * width);
+      return `${head} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${tail}`;
+    }
+  }
+  // No room for a bar: the loss, then the percentage go; then the position is cut.
+  for (const parts of [
+    [head, pct, total, eta],
+    [head, pct, eta],
+    [head, eta],
+  ]) {
+    const line = join(parts);
+    if (line.length <= max) return line;
+  }
+  if (eta === '' || eta.length + 1 >= max) return join([head, eta]).slice(0, Math.max(0, max));
+  return `${head.slice(0, max - eta.length - 1)} ${eta}`;
 }
 
 /** A text sink: process.stdout, a file stream, or a test's collector. */
@@ -109,7 +154,7 @@ export class Progress {
     const now = Date.now();
     if (!force && now - this.lastDraw < this.minIntervalMs) return;
     this.lastDraw = now;
-    this.out.write(`\r\x1b[2K${formatBar(p, this.out.columns ?? 100)}`);
+    this.out.write(`\r\x1b[2K${formatBar(p, this.out.columns ?? DEFAULT_COLUMNS)}`);
     this.barShown = true;
   }
 

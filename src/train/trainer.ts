@@ -300,7 +300,7 @@ export class Trainer<B> {
           this.logTrain(ctx, window, secPerIter);
         }
         if (this.progress.mode === 'bar') {
-          const info = this.info(ctx, ema.current, secPerIter);
+          const info = this.info(ctx, ema.current, 'ema', secPerIter);
           this.progress.update(info, endOfEpoch || endOfRun);
           // a permanent line per epoch, so the terminal keeps the history
           if (endOfEpoch || endOfRun) this.progress.line(formatLine(info));
@@ -445,7 +445,12 @@ export class Trainer<B> {
     ema.add(rec);
   }
 
-  private info(ctx: TrainContext, smoothed: Record<string, number>, secPerIter: number): ProgressInfo {
+  private info(
+    ctx: TrainContext,
+    smoothed: Record<string, number>,
+    lossKind: ProgressInfo['lossKind'],
+    secPerIter: number,
+  ): ProgressInfo {
     const { grad_norm: _g, ...losses } = smoothed;
     return {
       epoch: ctx.epoch,
@@ -455,6 +460,7 @@ export class Trainer<B> {
       iter: ctx.iter + 1,
       totalIters: this.totalIters,
       losses,
+      lossKind,
       lr: this.scheduler.lrs[0] ?? 0,
       secPerIter,
     };
@@ -466,7 +472,8 @@ export class Trainer<B> {
     const { grad_norm: gn, ...losses } = means;
     const lr = this.scheduler.lrs[0] ?? 0;
     this.log.append({ type: 'train', ...ctx, lr, losses, grad_norm: gn, s_per_it: secPerIter });
-    if (this.progress.mode === 'lines') this.progress.line(formatLine(this.info(ctx, means, secPerIter)));
+    if (this.progress.mode === 'lines')
+      this.progress.line(formatLine(this.info(ctx, means, 'mean', secPerIter)));
   }
 
   private async evaluate(pos: TrainContext): Promise<void> {

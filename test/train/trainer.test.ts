@@ -88,7 +88,7 @@ test('loss falls; log.jsonl lines parse and carry every term; plain lines when n
   assert.equal(lines.length, 8);
   assert.match(
     lines[2]!,
-    /^epoch 2\/4 iter 5\/10 loss [\d.]+ \(loss_a [\d.e-]+, loss_b [\d.e-]+\) lr 0\.05 [\d.e-]+ s\/it eta \d+s$/,
+    /^epoch 2\/4 iter 5\/10 loss\(mean\) [\d.]+ \(loss_a [\d.e-]+, loss_b [\d.e-]+\) lr 0\.05 [\d.e-]+ s\/it eta \d+s$/,
   );
   // memory stays flat: the step's tensors and batches are freed
   assert.ok(memoryInfo().handles - before < 200, `${memoryInfo().handles - before} handles leaked`);
@@ -98,7 +98,7 @@ test('a bar on a TTY (redrawn with \\r), with lr, speed and ETA', async () => {
   const out = new Collector(true, 120);
   await new Trainer(tinyTask(), tinySource(1, 6), opts({ out, progress: 'auto', epochs: 1 })).fit();
   assert.ok(out.text.includes('\r\x1b[2Kepoch 1/1 6/6 ['), 'the bar is redrawn in place');
-  assert.match(out.text, /epoch 1\/1 6\/6 \[#+\] 100% loss [\d.]+ \(loss_a/);
+  assert.match(out.text, /epoch 1\/1 6\/6 \[#+\] 100% loss\(ema\) [\d.]+ \(loss_a/);
   assert.match(out.text, /lr [\d.e-]+ [\d.]+ (it\/s|s\/it) eta \d+s/);
   assert.match(out.text, /finished: 6 iterations/);
   for (const l of out.text.split(/\r|\n/)) assert.ok(l.length <= 120 + 4);
