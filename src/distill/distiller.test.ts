@@ -188,7 +188,7 @@ test('factories refuse unknown options and raw teachers; part weights sit on the
     assert.equal(describeTerm(kd(p)), 'kd x10');
     const f = fgd(p);
     assert.deepEqual(f.parts, { fg: 1e-3, bg: 5e-4, at: 5e-4, global: 5e-6 });
-    f.modules.forEach((m) => m.dispose());
+    for (const m of f.modules) m.dispose();
 
     const b = batch();
     const base = values(new Distiller({ student, teacher, terms: [l] }).losses(b, ctx0));
