@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RunResult } from '../../app/run-recipe.ts';
-import { gapClosed, markdownTable, median, std, summarise } from './table.ts';
+import { gapClosed, markdownTable, median, NO_OBJECTS_NOTE, std, summarise } from './table.ts';
 
 function run(seed: number, ap: number, sPerIt: number): RunResult {
   const m = { AP: ap, AP50: ap + 0.2, AP75: ap - 0.05, APs: ap, APm: ap, APl: ap };
@@ -59,4 +59,42 @@ test('summaries use only the shared seeds; the table shows mean ± std, gain and
   assert.match(md, /mean ± sample std over 3 seeds \(0, 1, 2\)/);
   const one = markdownTable({ ...input, seeds: [0] });
   assert.match(one, /COCO metrics in %, one seed \(0\) for every arm;/);
+});
+
+test('a metric pycocotools reports as -1 (no object of that size) shows a dash, explained under the table', () => {
+  // A val set of small objects: APm and APl are -1 in every run (and for the teacher).
+  const small = (seed: number, ap: number): RunResult => ({
+    ...run(seed, ap, 0.2),
+    final: { AP: ap, AP50: ap, AP75: ap, APs: ap, APm: -1, APl: -1 },
+  });
+  const base = summarise('baseline', [small(0, 0.2), small(1, 0.3)], [0, 1]);
+  const m = summarise('demo-x', [small(0, 0.25), small(1, 0.35)], [0, 1]);
+  const md = markdownTable({
+    teacher: {
+      name: 'T',
+      metrics: { AP: 0.5, AP50: 0.5, AP75: 0.5, APs: 0.5, APm: -1, APl: -1 },
+      params: null,
+      macs: null,
+    },
+    baseline: base,
+    methods: [m],
+    seeds: [0, 1],
+  });
+  assert.doesNotMatch(md, /-100\.0/);
+  const row = md.split('\n').find((l) => l.startsWith('| demo-x |'))!;
+  assert.equal(
+    row,
+    '| demo-x | 30.0 ± 7.1 | 30.0 ± 7.1 | 30.0 ± 7.1 | 30.0 ± 7.1 | – | – | +5.0 | 20% | 0.200 | 0.80 | 0.153 |',
+  );
+  assert.ok(md.includes('| teacher (T) | 50.0 | 50.0 | 50.0 | 50.0 | – | – |'));
+  assert.equal(md.trimEnd().split('\n').at(-1), NO_OBJECTS_NOTE);
+  assert.match(NO_OBJECTS_NOTE, /^– : no object of this size in the val set \(pycocotools reports -1\)/);
+  // Without such a metric, no such line.
+  const full = markdownTable({
+    teacher: null,
+    baseline: summarise('baseline', [run(0, 0.2, 0.2)], [0]),
+    methods: [],
+    seeds: [0],
+  });
+  assert.ok(!full.includes(NO_OBJECTS_NOTE));
 });

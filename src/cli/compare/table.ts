@@ -61,10 +61,22 @@ export function summarise(name: string, runs: readonly RunResult[], seeds: reado
   };
 }
 
-const pct = (x: number): string => (Number.isFinite(x) ? (x * 100).toFixed(1) : '-');
+/**
+ * pycocotools reports -1 for a metric with nothing to measure: APs/APm/APl when the val set has
+ * no object of that size (AP is never negative otherwise). Such a cell shows this dash, which the
+ * legend explains, instead of -100.0.
+ */
+export const NO_OBJECTS = '–';
+export const NO_OBJECTS_NOTE = `${NO_OBJECTS} : no object of this size in the val set (pycocotools reports -1).`;
+
+const isNoObjects = (x: number | undefined): boolean => x !== undefined && x < 0;
+
+const pct = (x: number): string =>
+  isNoObjects(x) ? NO_OBJECTS : Number.isFinite(x) ? (x * 100).toFixed(1) : '-';
 
 function cell(a: ArmSummary, k: string): string {
   if (!Number.isFinite(a.mean[k]!)) return '-';
+  if (isNoObjects(a.mean[k])) return NO_OBJECTS;
   return a.seeds.length > 1 ? `${pct(a.mean[k]!)} ± ${pct(a.std[k]!)}` : pct(a.mean[k]!);
 }
 
@@ -121,6 +133,9 @@ export function markdownTable(t: TableInput): string {
   };
   rows.push(arm(b, true));
   for (const m of t.methods) rows.push(arm(m, false));
+  const noObjects = [t.teacher?.metrics ?? {}, ...[b, ...t.methods].map((a) => a.mean)].some((m) =>
+    METRICS.some((k) => isNoObjects(m[k])),
+  );
   const line = (cs: readonly string[]): string => `| ${cs.join(' | ')} |`;
   const out = [line(head), line(head.map(() => '---')), ...rows.map(line)];
   const n = t.seeds.length;
@@ -128,5 +143,6 @@ export function markdownTable(t: TableInput): string {
     '',
     `COCO metrics in %, ${n === 1 ? `one seed (${t.seeds[0]}) for every arm` : `mean ± sample std over ${n} seeds (${t.seeds.join(', ')}) shared by every arm`}; final epoch, not best-of-run. ΔAP: gain over the baseline student; gap closed: ΔAP / (teacher AP - baseline AP). s/step: median training seconds per iteration (median over seeds of each run's median) (distilled arms include the teacher's forward).${(t.notes ?? []).map((n) => ` ${n}`).join('')}`,
   );
+  if (noObjects) out.push('', NO_OBJECTS_NOTE);
   return `${out.join('\n')}\n`;
 }
