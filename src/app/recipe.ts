@@ -154,7 +154,8 @@ function loadFailure(e: unknown): string {
       const m = /^(.*):(\d+):(\d+): (?:ERROR|error): (.*)$/.exec(l);
       if (m === null) continue;
       const [, file, line, col, text] = m as unknown as [string, string, string, string, string];
-      out.push(`${displayPath(file)}:${line}:${col}: ${text}`);
+      // esbuild counts columns from 0, editors from 1.
+      out.push(`${displayPath(file)}:${line}:${Number(col) + 1}: ${text}`);
       const src = sourceLine(file, Number(line));
       if (src !== null) {
         const gutter = `${line} | `;
