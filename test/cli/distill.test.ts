@@ -129,7 +129,7 @@ test('detkd distill trains the student; the deliverable holds the student alone 
   const out = join(dir, 'run-ld-kd');
   const { value, out: log } = await quiet(() => distill.run([join(dir, 'ld-kd.mts'), '--out', out]));
   assert.equal(value, 0);
-  assert.match(log, /distill: ld \+ kd/);
+  assert.match(log, /distill: ld \(main x0\.25, vlr x0\.25\) \+ kd x10/, 'terms with their weights');
   const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
   assert.equal(result.status, 'finished');
   assert.deepEqual(result.terms, ['ld', 'kd']);
