@@ -220,19 +220,22 @@ export function formatIssues(
       for (const k of issue.keys) {
         const full = pathString([...issue.path, k]);
         const near = nearestKey(k, valid);
+        const what = near !== null ? schemaAt(schema, [...issue.path, near])?.description : undefined;
         lines.push(
           near !== null
-            ? `unknown key '${full}' (did you mean '${pathString([...issue.path, near])}'?)`
+            ? `unknown key '${full}' (did you mean '${pathString([...issue.path, near])}'?${what ? ` ${what}` : ''})`
             : `unknown key '${full}' (valid keys here: ${valid.join(', ') || 'none'})`,
         );
       }
     } else if (issue.code === 'invalid_type') {
       const got = valueAt(value, issue.path);
       if (got === undefined && suggested.has(at)) continue;
+      // A schema's .describe() text says what the key is for (e.g. that `lr` is the schedule).
+      const what = schemaAt(schema, issue.path)?.description;
       lines.push(
-        got === undefined
+        (got === undefined
           ? `'${at}' is missing (expected ${issue.expected})`
-          : `'${at}' must be ${issue.expected}, got ${describe(got)}`,
+          : `'${at}' must be ${issue.expected}, got ${describe(got)}`) + (what ? `: ${what}` : ''),
       );
     } else if (issue.code === 'invalid_value') {
       const got = valueAt(value, issue.path);

@@ -83,7 +83,9 @@ export const trainerOptionsSchema = z.strictObject({
   iters: count.optional(),
   optimizer: optimizerSchema,
   /** Warm-up + regular schedule (default: fixed lr). */
-  lr: lrScheduleSchema.optional(),
+  lr: lrScheduleSchema
+    .describe('the lr schedule ({ rule, byEpoch, warmup }); the base lr is optimizer.lr')
+    .optional(),
   /** Gradient clipping by global norm (e.g. `{ maxNorm: 35 }`, mmdetection's usual). */
   clipGrad: z.strictObject({ maxNorm: z.number().positive(), normType: z.number().optional() }).optional(),
   /** Evaluate every N epochs (default 1), and always at the end, when the task can evaluate. */
