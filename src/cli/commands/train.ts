@@ -5,9 +5,9 @@
 import { join } from 'node:path';
 import { baselineOf, isDistillRecipe } from '../../app/distill-recipe.ts';
 import { loadRecipe } from '../../app/recipe.ts';
-import { runRecipe } from '../../app/run-recipe.ts';
 import { parseVerbArgs } from '../args.ts';
 import type { Command } from '../main.ts';
+import { gracefulStop, stoppedNotice } from '../signals.ts';
 import { VERBS } from '../verbs.ts';
 
 export const command: Command = {
@@ -18,16 +18,28 @@ export const command: Command = {
       return 0;
     }
     const loaded = await loadRecipe(positionals[0]!);
+    // run-recipe loads libtorch: only once the recipe has passed its checks.
+    const { runRecipe } = await import('../../app/run-recipe.ts');
     const recipe = baselineOf(loaded);
     const runDir =
       values.out ?? join('runs', isDistillRecipe(loaded) ? `${loaded.name}-baseline` : recipe.name);
     console.log(`detkd train: ${recipe.name} (${recipe.description}) -> ${runDir}`);
-    await runRecipe(recipe, {
-      runDir,
-      resume: values.resume,
-      overwrite: values.overwrite,
-      device: values.device,
-    });
+    const stop = gracefulStop();
+    try {
+      await runRecipe(recipe, {
+        runDir,
+        resume: values.resume,
+        overwrite: values.overwrite,
+        device: values.device,
+        signal: stop.signal,
+      });
+    } finally {
+      stop.release();
+    }
+    if (stop.exitCode !== null) {
+      console.error(stoppedNotice(stop, `saved ${join(runDir, 'last.safetensors')}`, { addResume: true }));
+      return stop.exitCode;
+    }
     return 0;
   },
 };
