@@ -200,6 +200,89 @@ function textColorOn(bg: Rgb): Rgb {
   return lum > 150 ? [0, 0, 0] : [255, 255, 255];
 }
 
+// --- label placement ---------------------------------------------------------------------------
+
+/** A label's background rectangle: top-left corner and size, in pixels. */
+export interface LabelRect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** A label to place: its box (xyxy) and the label's size. */
+export interface LabelSpec {
+  box: readonly [number, number, number, number];
+  w: number;
+  h: number;
+}
+
+function overlap(a: LabelRect, b: LabelRect): number {
+  const dx = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+  const dy = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+  return dx > 0 && dy > 0 ? dx * dy : 0;
+}
+
+/**
+ * Where each label goes, inside the `width` x `height` image (where it fits at all): above its
+ * box when there is room, else inside the box's top edge; when that covers a label already placed,
+ * the nearest free spot among below the box, inside its bottom edge, beside or stacked on the
+ * labels in the way, while still touching the box's column and rows near it. Labels are placed from
+ * the last item to the first (items are drawn in order, so the last, the highest score, is on top
+ * and gets first choice). When no spot is free the label takes the one it overlaps least.
+ */
+export function placeLabels(specs: readonly LabelSpec[], width: number, height: number): LabelRect[] {
+  const out: LabelRect[] = new Array(specs.length);
+  const placed: LabelRect[] = [];
+  for (let i = specs.length - 1; i >= 0; i--) {
+    const { box, w, h } = specs[i]!;
+    const cx = (x: number): number => Math.max(0, Math.min(Math.round(x), width - w));
+    const cy = (y: number): number => Math.max(0, Math.min(Math.round(y), height - h));
+    const [x1, top, x2, bottom] = [
+      Math.round(box[0]),
+      Math.round(box[1]),
+      Math.round(box[2]),
+      Math.round(box[3]),
+    ];
+    const x0 = cx(x1);
+    // Above when it fits, else inside the top edge; then below, then inside the bottom edge.
+    const ys = [top - h >= 0 ? top - h : cy(top)];
+    if (bottom + h <= height) ys.push(bottom);
+    ys.push(cy(bottom - h));
+    const xs = [x0];
+    // The labels in the way: beside them or stacked on them.
+    const lo = top - 3 * h;
+    const hi = bottom + 2 * h;
+    for (const p of placed) {
+      if (p.x + p.w <= x1 - w || p.x >= x2 + w || p.y + p.h <= lo || p.y >= hi) continue;
+      xs.push(cx(p.x + p.w), cx(p.x - w));
+      ys.push(cy(p.y + p.h), cy(p.y - h));
+    }
+    const y0 = ys[0]!;
+    let best: LabelRect | null = null;
+    let bestKey = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+    for (const y of ys) {
+      if (y < lo || y > hi) continue;
+      for (const x of xs) {
+        // Still touching the box's column (unless the box itself is off the image).
+        if (x !== x0 && (x >= x2 || x + w <= x1)) continue;
+        const r = { x, y, w, h };
+        let cover = 0;
+        for (const p of placed) cover += overlap(r, p);
+        const cost = Math.abs(x - x0) + Math.abs(y - y0);
+        if (cover < bestKey[0]! || (cover === bestKey[0] && cost < bestKey[1]!)) {
+          best = r;
+          bestKey = [cover, cost];
+        }
+      }
+    }
+    const r = best ?? { x: x0, y: y0, w, h };
+    out[i] = r;
+    placed.push(r);
+  }
+  return out;
+}
+
 export interface DrawOptions {
   /** Box outline width (default: 1 px per 200 px of the shorter side, at least 2). */
   thickness?: number;
@@ -209,8 +292,8 @@ export interface DrawOptions {
 
 /**
  * Draws the items on a copy of `img` and encodes it as PNG. Items are drawn in order, so pass
- * the highest score last to keep its label on top. Labels sit above the box when there is room,
- * else inside its top edge, shifted left to stay inside the image.
+ * the highest score last to keep its label on top. Labels stay inside the image and off each
+ * other where they can (placeLabels).
  */
 export async function renderDetections(
   img: RgbImage,
@@ -226,16 +309,19 @@ export async function renderDetections(
   const pad = Math.max(1, Math.round(fontSize / 6));
   const texts: string[] = [];
   for (const it of items) strokeRect(out, it.box, it.color, thickness);
-  for (const it of items) {
-    const tw = svg
-      ? Math.ceil(it.text.length * MONO_ADVANCE * fontSize)
-      : bitmapTextSize(it.text, scale).width;
-    const th = svg ? Math.ceil(fontSize * 1.15) : bitmapTextSize(it.text, scale).height;
-    const w = tw + 2 * pad;
-    const h = th + 2 * pad;
-    const x1 = Math.max(0, Math.min(Math.round(it.box[0]), img.width - w));
-    const top = Math.round(it.box[1]);
-    const y1 = top - h >= 0 ? top - h : Math.max(0, Math.min(top, img.height - h));
+  const rects = placeLabels(
+    items.map((it) => {
+      const tw = svg
+        ? Math.ceil(it.text.length * MONO_ADVANCE * fontSize)
+        : bitmapTextSize(it.text, scale).width;
+      const th = svg ? Math.ceil(fontSize * 1.15) : bitmapTextSize(it.text, scale).height;
+      return { box: it.box, w: tw + 2 * pad, h: th + 2 * pad };
+    }),
+    img.width,
+    img.height,
+  );
+  for (const [i, it] of items.entries()) {
+    const { x: x1, y: y1, w, h } = rects[i]!;
     const fg = textColorOn(it.color);
     if (svg) {
       // Background and text go into the overlay together, in order, so a later label covers an

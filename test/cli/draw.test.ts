@@ -8,6 +8,9 @@ import {
   classColor,
   drawBitmapText,
   fillRect,
+  type LabelRect,
+  type LabelSpec,
+  placeLabels,
   renderDetections,
   strokeRect,
   svgTextAvailable,
@@ -112,6 +115,49 @@ describe('draw', () => {
     // The label starts inside the image at the top and ends at the right border.
     assert.deepEqual(px(out, 79, 1), [...color]);
     assert.deepEqual(px(out, 20, 1), [...color]);
+  });
+
+  test('placeLabels: crowded boxes get labels that do not overlap, each by its own box', () => {
+    const W = 200;
+    const H = 160;
+    const specs: LabelSpec[] = Array.from({ length: 8 }, (_, i) => ({
+      box: [20 + 4 * i, 50 + 3 * i, 120 + 4 * i, 140 + 3 * i] as const,
+      w: 60,
+      h: 14,
+    }));
+    const rects = placeLabels(specs, W, H);
+    const hit = (a: LabelRect, b: LabelRect): boolean =>
+      a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+    for (const [i, r] of rects.entries()) {
+      const [x1, y1, x2, y2] = specs[i]!.box;
+      assert.ok(r.x >= 0 && r.y >= 0 && r.x + r.w <= W && r.y + r.h <= H, `label ${i} leaves the image`);
+      assert.ok(r.x < x2 && r.x + r.w > x1, `label ${i} is not over its box's column`);
+      assert.ok(r.y + r.h >= y1 - 3 * r.h && r.y <= y2 + 2 * r.h, `label ${i} is far from its box`);
+      for (const [j, q] of rects.entries()) {
+        if (j !== i) assert.ok(!hit(r, q), `labels ${i} and ${j} overlap: ${JSON.stringify([r, q])}`);
+      }
+    }
+    // The last item (drawn on top: the highest score) keeps the usual place, above its box.
+    assert.deepEqual(rects[7], { x: 48, y: 71 - 14, w: 60, h: 14 });
+    // Without that crowd, the first item's label is above its box too.
+    assert.deepEqual(placeLabels([specs[0]!], W, H), [{ x: 20, y: 36, w: 60, h: 14 }]);
+  });
+
+  test('placeLabels: at the image edges a label stays inside (inside the box when there is no room above)', () => {
+    const W = 100;
+    const H = 80;
+    const top: LabelSpec = { box: [10, 0, 60, 40], w: 50, h: 14 };
+    const corner: LabelSpec = { box: [70, 60, 100, 80], w: 50, h: 14 };
+    const outside: LabelSpec = { box: [-10, -5, 30, 20], w: 50, h: 14 };
+    assert.deepEqual(placeLabels([top], W, H), [{ x: 10, y: 0, w: 50, h: 14 }], 'inside the top edge');
+    assert.deepEqual(placeLabels([corner], W, H), [{ x: 50, y: 46, w: 50, h: 14 }], 'above, shifted left');
+    assert.deepEqual(placeLabels([outside], W, H), [{ x: 0, y: 0, w: 50, h: 14 }], 'a box off the image');
+    // All three: still inside, and the top-edge label makes way for the one drawn over it.
+    const rects = placeLabels([top, corner, outside], W, H);
+    for (const r of rects)
+      assert.ok(r.x >= 0 && r.y >= 0 && r.x + r.w <= W && r.y + r.h <= H, JSON.stringify(r));
+    assert.deepEqual(rects[0], { x: 10, y: 14, w: 50, h: 14 });
+    assert.deepEqual(rects[2], { x: 0, y: 0, w: 50, h: 14 });
   });
 
   test('bitmap font: glyph size and ink', () => {
