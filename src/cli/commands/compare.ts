@@ -214,11 +214,16 @@ export const command: Command = {
     const total = arms.length * K;
     let k = 0;
     const stop = gracefulStop();
+    // Runs left to do after a signal (one arriving during a run's last step lets it finish).
+    let interrupted = false;
     try {
       // Seed-major order: an interrupted comparison has complete seeds to show.
       for (const s of seeds) {
         for (const a of arms) {
-          if (stop.signal.aborted) break;
+          if (stop.signal.aborted) {
+            interrupted = true;
+            break;
+          }
           k++;
           const dir = join(out, a.name, `seed-${s}`);
           if (readResult(dir) !== null) {
@@ -227,7 +232,7 @@ export const command: Command = {
           }
           const resume = existsSync(join(dir, 'last.safetensors'));
           console.log(`[${k}/${total}] ${a.name} seed ${s}${resume ? ' (resuming)' : ''} -> ${dir}`);
-          await runRecipe(a.recipe, {
+          const r = await runRecipe(a.recipe, {
             runDir: dir,
             resume,
             overwrite: !resume,
@@ -237,12 +242,13 @@ export const command: Command = {
             signal: stop.signal,
           });
           await writeTable();
+          if (r.status === 'stopped') interrupted = true;
         }
       }
     } finally {
       stop.release();
     }
-    if (stop.exitCode !== null) {
+    if (interrupted && stop.exitCode !== null) {
       console.error(
         stoppedNotice(stop, `finished runs and the interrupted one's checkpoint are kept in ${out}`, {
           addResume: false,

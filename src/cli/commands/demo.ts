@@ -66,6 +66,8 @@ export const command: Command = {
       } finally {
         stop.release();
       }
+      // Even when the teacher's run finished during its last step: the user asked to stop, and a
+      // rerun stamps the finished teacher and goes on.
       if (stop.exitCode !== null) {
         console.error(
           stoppedNotice(stop, `the teacher's checkpoint is kept in ${runDir}`, { addResume: false }),

@@ -25,18 +25,20 @@ export const command: Command = {
       values.out ?? join('runs', isDistillRecipe(loaded) ? `${loaded.name}-baseline` : recipe.name);
     console.log(`detkd train: ${recipe.name} (${recipe.description}) -> ${runDir}`);
     const stop = gracefulStop();
+    let status: 'finished' | 'stopped';
     try {
-      await runRecipe(recipe, {
+      ({ status } = await runRecipe(recipe, {
         runDir,
         resume: values.resume,
         overwrite: values.overwrite,
         device: values.device,
         signal: stop.signal,
-      });
+      }));
     } finally {
       stop.release();
     }
-    if (stop.exitCode !== null) {
+    // (A signal during the last step lets the run finish: nothing to continue then.)
+    if (status === 'stopped' && stop.exitCode !== null) {
       console.error(stoppedNotice(stop, `saved ${join(runDir, 'last.safetensors')}`, { addResume: true }));
       return stop.exitCode;
     }
