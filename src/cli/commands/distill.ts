@@ -9,6 +9,7 @@ import { runRecipe } from '../../app/run-recipe.ts';
 import { DetkdError } from '../../core/errors.ts';
 import { parseVerbArgs } from '../args.ts';
 import type { Command } from '../main.ts';
+import { gracefulStop, stoppedNotice } from '../signals.ts';
 import { VERBS } from '../verbs.ts';
 
 export const command: Command = {
@@ -26,13 +27,24 @@ export const command: Command = {
     }
     const runDir = values.out ?? join('runs', recipe.name);
     console.log(`detkd distill: ${recipe.name} (${recipe.description}) -> ${runDir}`);
-    await runRecipe(recipe, {
-      runDir,
-      resume: values.resume,
-      overwrite: values.overwrite,
-      device: values.device,
-      ...(values.teacher ? { teacherCheckpoint: values.teacher } : {}),
-    });
+    const stop = gracefulStop();
+    let status: 'finished' | 'stopped';
+    try {
+      ({ status } = await runRecipe(recipe, {
+        runDir,
+        resume: values.resume,
+        overwrite: values.overwrite,
+        device: values.device,
+        ...(values.teacher ? { teacherCheckpoint: values.teacher } : {}),
+        signal: stop.signal,
+      }));
+    } finally {
+      stop.release();
+    }
+    if (status === 'stopped' && stop.exitCode !== null) {
+      console.error(stoppedNotice(stop, `saved ${join(runDir, 'last.safetensors')}`, { addResume: true }));
+      return stop.exitCode;
+    }
     return 0;
   },
 };
