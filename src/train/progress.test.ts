@@ -98,7 +98,14 @@ test('Progress: bar redraws in place and prints lines above it; lines mode print
   assert.equal(text, 'x\n');
   // A TTY that reports 0 columns still gets a bar (80 wide), not an empty line.
   text = '';
-  const zero = new Progress('bar', { isTTY: true, columns: 0, write: (s: string) => void (text += s) }, 0);
+  const zeroTty = {
+    isTTY: true,
+    columns: 0,
+    write: (s: string): void => {
+      text += s;
+    },
+  };
+  const zero = new Progress('bar', zeroTty, 0);
   zero.update(info);
   assert.equal(text, `\r\x1b[2K${formatBar(info, 80)}`);
   assert.match(text, /eta 25m13s$/);
