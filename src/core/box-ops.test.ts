@@ -1,8 +1,8 @@
 // Box ops against torchvision 0.14 / mmdetection's formula (fixture made by
 // scripts/fixtures/box_ops_oracle.py at one thread): values and gradients bit-exact.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { readJsonFixture } from '../../test/support/oracle.ts';
 import { batchedNms, bboxOverlaps, boxIou, generalizedBoxIou } from './box-ops.ts';
 import { native } from './native.ts';
 import { type Tensor, tensor, tidy } from './tensor.ts';
@@ -16,11 +16,11 @@ interface GradCase {
   out: Nested;
   grads: Nested[];
 }
-const fixture = JSON.parse(
-  readFileSync(new URL('../../test/fixtures/box-ops/oracle.json', import.meta.url), 'utf8'),
-) as Record<string, GradCase> & {
-  batched_nms: { boxes: number[][]; scores: number[]; idxs: number[]; iou: number; keep: number[] };
-};
+const fixture = readJsonFixture<
+  Record<string, GradCase> & {
+    batched_nms: { boxes: number[][]; scores: number[]; idxs: number[]; iou: number; keep: number[] };
+  }
+>('box-ops/oracle.json');
 
 const flat = (v: Nested): number[] => (Array.isArray(v) ? v.flatMap(flat) : [v]);
 

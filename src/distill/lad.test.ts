@@ -6,13 +6,13 @@
 // candidate, the fallback paths of paaSplit, NaN teacher outputs, float32 inputs, no leaks.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { loadOracle } from '../../test/support/oracle.ts';
 import { native } from '../core/native.ts';
 import { enableGrad, memoryInfo, type Tensor, tidy, zeros } from '../core/tensor.ts';
 import { GaussianMixture1d, GmmFitError } from '../detection/assigners/gmm.ts';
 import type { GtTargets } from '../detection/assigners/types.ts';
 import { BACKGROUND, IGNORE, type Priors } from '../detection/types.ts';
 import { type LadConfig, type LadGtInfo, ladAssign, ladCandidateScores, paaSplit } from './lad.ts';
-import { loadOracle } from './oracle-fixture.ts';
 
 native.setNumThreads(1);
 

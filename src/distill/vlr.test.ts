@@ -6,13 +6,13 @@
 // exact boundary values, the max-IoU rule across GTs, no GT, point priors.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { assertBits, loadOracle } from '../../test/support/oracle.ts';
 import { bboxOverlaps } from '../core/box-ops.ts';
 import { native } from '../core/native.ts';
 import { manualSeed } from '../core/random.ts';
 import { cat, rand, type Tensor, tensor, tidy, zeros } from '../core/tensor.ts';
 import { AtssAssigner } from '../detection/assigners/atss.ts';
 import type { Assignment, Priors } from '../detection/types.ts';
-import { assertBits, loadOracle } from './oracle-fixture.ts';
 import { type DiouOverlap, diouMatrix, vlrRegion } from './vlr.ts';
 
 native.setNumThreads(1);

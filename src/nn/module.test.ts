@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { assertBits, fixturePath } from '../../test/support/oracle.ts';
 import { DetkdError } from '../core/errors.ts';
 import { native } from '../core/native.ts';
 import { manualSeed } from '../core/random.ts';
@@ -19,7 +20,6 @@ import { BatchNorm2d } from './norm.ts';
 import { decayGroups } from './optim/param-groups.ts';
 import { SGD } from './optim/sgd.ts';
 import { Scale } from './scale.ts';
-import { assertExact, FIXTURES } from './testing.ts';
 
 native.setNumThreads(1);
 
@@ -157,7 +157,7 @@ test('loadStateDict strict lists every missing, unexpected and mis-shaped key wi
     bad.set('stem.bias', a.stem.bias?.detach() as Tensor);
     const r = b.loadStateDict(bad, { strict: false });
     assert.deepEqual(r, { missing: ['layer1.0.bn1.running_var', 'fc.bias'], unexpected: ['extra.weight'] });
-    assertExact(b.fc.weight, a.fc.weight, 'loaded fc.weight');
+    assertBits(b.fc.weight, a.fc.weight, 'loaded fc.weight');
     b.dispose();
   });
   dispose([...sd.values()]);
@@ -179,7 +179,7 @@ test('loadStateDict prefix loads a sub-module from a whole-model state dict, in 
   assert.equal(block.conv1.weight, wRef, 'same tensor object');
   assert.equal(block.conv1.weight.storageKey, key, 'same storage');
   assert.equal(opt.paramGroups[0]?.params[0], wRef);
-  assertExact(block.conv1.weight, a.layer1.at(1).conv1.weight, 'loaded via prefix');
+  assertBits(block.conv1.weight, a.layer1.at(1).conv1.weight, 'loaded via prefix');
   assert.equal(block.conv1.weight.requiresGrad, true);
   a.dispose();
   b.dispose();
@@ -197,7 +197,7 @@ test('state dict round trip through a safetensors file is bit-exact', () => {
       const b = new Net();
       b.loadStateDict(tensors);
       const sa = a.stateDict();
-      for (const [k, t] of b.stateDict()) assertExact(t, sa.get(k) as Tensor, k);
+      for (const [k, t] of b.stateDict()) assertBits(t, sa.get(k) as Tensor, k);
       b.dispose();
     });
     a.dispose();
@@ -215,13 +215,13 @@ test('a state dict written by PyTorch loads into the same detkd Sequential and g
     new Linear(4 * 5 * 5, 3),
   );
   tidy(() => {
-    const { tensors, metadata } = loadStateDictFile(join(FIXTURES, 'py_model.safetensors'));
+    const { tensors, metadata } = loadStateDictFile(fixturePath('nn/py_model.safetensors'));
     assert.equal(metadata.format, 'pt');
     assert.deepEqual([...tensors.keys()].sort(), [...model.stateDict().keys()].sort());
     model.loadStateDict(tensors);
-    const io = loadStateDictFile(join(FIXTURES, 'py_model_io.safetensors')).tensors;
+    const io = loadStateDictFile(fixturePath('nn/py_model_io.safetensors')).tensors;
     const y = noGrad(() => model.eval().forward(io.get('x') as Tensor));
-    assertExact(y, io.get('y') as Tensor, 'forward output');
+    assertBits(y, io.get('y') as Tensor, 'forward output');
   });
   model.dispose();
 });

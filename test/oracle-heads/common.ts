@@ -1,11 +1,10 @@
 // Shared setup of the head-loss oracle tests: the images' ground truth, the prior layout, fixture
-// access (written by export-inputs.ts and scripts/fixtures/head_loss_oracle.py) and tolerance
-// checks that report the observed error.
+// files (written by export-inputs.ts and scripts/fixtures/head_loss_oracle.py; the tests load them
+// with test/support/oracle.ts) and tolerance checks that report the observed error.
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadStateDictFile } from '../../src/core/serialize.ts';
-import { keep, type Tensor, tensor, zeros } from '../../src/core/tensor.ts';
+import { type Tensor, tensor, zeros } from '../../src/core/tensor.ts';
 import type { FcosTargetConfig } from '../../src/detection/assigners/fcos.ts';
 import type { GtTargets } from '../../src/detection/assigners/types.ts';
 
@@ -78,34 +77,6 @@ export function gtOf(name: string): GtTargets {
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const INPUTS_FILE = join(HERE, 'fixtures', 'inputs.safetensors');
 export const ORACLE_FILE = join(HERE, 'fixtures', 'head-losses.safetensors');
-
-let oracle: { tensors: Map<string, Tensor>; metadata: Record<string, string> } | null = null;
-
-function load(): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
-  if (oracle === null) {
-    oracle = loadStateDictFile(ORACLE_FILE);
-    for (const t of oracle.tensors.values()) keep(t);
-  }
-  return oracle;
-}
-
-/** An oracle tensor (kept for the whole test process). */
-export function fx(name: string): Tensor {
-  const t = load().tensors.get(name);
-  if (t === undefined) throw new Error(`no head-loss fixture tensor '${name}'`);
-  return t;
-}
-
-export function hasFx(name: string): boolean {
-  return load().tensors.has(name);
-}
-
-/** The fixture's metadata field, parsed as JSON. */
-export function fxMeta<T>(key: string): T {
-  const v = load().metadata[key];
-  if (v === undefined) throw new Error(`no head-loss fixture metadata '${key}'`);
-  return JSON.parse(v) as T;
-}
 
 /**
  * max |got - want| / max |want| over the tensor (a scalar: the plain relative error). Gradient

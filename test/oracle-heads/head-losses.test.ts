@@ -23,13 +23,13 @@ import {
 import { atssAnchors, retinaAnchors } from '../../src/detection/priors/anchors.ts';
 import { fcosPoints } from '../../src/detection/priors/points.ts';
 import type { Assignment, HeadOutputs, LossDict, Priors } from '../../src/detection/types.ts';
+import { loadOracle } from '../support/oracle.ts';
 import {
   BATCHES,
   type BatchName,
   FEAT_SIZES,
-  fx,
-  hasFx,
   NUM_CLASSES,
+  ORACLE_FILE,
   observed,
   record,
   relErr,
@@ -37,6 +37,8 @@ import {
 } from './common.ts';
 
 native.setNumThreads(1);
+
+const oracle = loadOracle(ORACLE_FILE);
 
 type HeadName = 'retina' | 'atss' | 'gfl' | 'fcos';
 type Kind = 'cls' | 'reg' | 'ctr';
@@ -48,10 +50,6 @@ const HEADS: Record<HeadName, { kinds: Kind[]; terms: string[] }> = {
   fcos: { kinds: ['cls', 'reg', 'ctr'], terms: ['loss_cls', 'loss_bbox', 'loss_centerness'] },
 };
 
-/** Terms divided by num_total_samples when a batch image has no positives (see the header). */
-// Was: the terms normalised by num_total_samples (fixed: detkd now uses mmdet's per-image count).
-const KNOWN: Partial<Record<`${HeadName}/${BatchName}`, string[]>> = {};
-
 const RTOL = 1e-5;
 
 function priorsOf(head: HeadName): Priors {
@@ -62,20 +60,20 @@ function priorsOf(head: HeadName): Priors {
 
 function gtOfFixture(name: string): GtTargets {
   return {
-    boxes: fx(`gt/${name}/boxes`),
-    labels: fx(`gt/${name}/labels`),
-    ignore: hasFx(`gt/${name}/ignore`) ? fx(`gt/${name}/ignore`) : null,
+    boxes: oracle.get(`gt/${name}/boxes`),
+    labels: oracle.get(`gt/${name}/labels`),
+    ignore: oracle.has(`gt/${name}/ignore`) ? oracle.get(`gt/${name}/ignore`) : null,
   };
 }
 
 function assignmentOf(head: HeadName, name: string): Assignment {
   const key = head === 'gfl' ? 'atss' : head;
-  const gtIndex = fx(`assign/${key}/${name}/gt_index`);
+  const gtIndex = oracle.get(`assign/${key}/${name}/gt_index`);
   return {
     gtIndex,
-    labels: fx(`assign/${key}/${name}/labels`),
+    labels: oracle.get(`assign/${key}/${name}/labels`),
     overlaps: zeros([gtIndex.size(0)]),
-    numGts: fx(`gt/${name}/boxes`).size(0),
+    numGts: oracle.get(`gt/${name}/boxes`).size(0),
   };
 }
 
@@ -83,7 +81,9 @@ function assignmentOf(head: HeadName, name: string): Assignment {
 function leaves(head: HeadName, batch: BatchName): Record<Kind, Tensor[]> {
   const out: Record<Kind, Tensor[]> = { cls: [], reg: [], ctr: [] };
   for (const kind of HEADS[head].kinds) {
-    out[kind] = STRIDES.map((_, l) => fx(`${head}/${batch}/in/${kind}/${l}`).clone().requiresGrad_(true));
+    out[kind] = STRIDES.map((_, l) =>
+      oracle.get(`${head}/${batch}/in/${kind}/${l}`).clone().requiresGrad_(true),
+    );
   }
   return out;
 }
@@ -108,8 +108,8 @@ function runLoss(head: HeadName, batch: BatchName, lv: Record<Kind, Tensor[]>): 
       return gflLoss(inp, { ...cfg, regMax: 16 });
     case 'fcos': {
       const extra = {
-        bboxTargets: imgs.map((n) => fx(`assign/fcos/${n}/bbox_targets`)),
-        centerness: imgs.map((n) => fx(`assign/fcos/${n}/centerness`)),
+        bboxTargets: imgs.map((n) => oracle.get(`assign/fcos/${n}/bbox_targets`)),
+        centerness: imgs.map((n) => oracle.get(`assign/fcos/${n}/centerness`)),
       };
       return fcosLoss(inp, extra, { ...cfg, normOnBbox: true });
     }
@@ -117,18 +117,17 @@ function runLoss(head: HeadName, batch: BatchName, lv: Record<Kind, Tensor[]>): 
 }
 
 /** Compares one term's value and its gradients w.r.t. every head output with the oracle. */
-function checkTerm(head: HeadName, batch: BatchName, term: string, known: boolean): void {
-  const tag = known ? ' (todo)' : '';
+function checkTerm(head: HeadName, batch: BatchName, term: string): void {
   tidy(() => {
     const pre = `${head}/${batch}`;
     const lv = leaves(head, batch);
     const losses = runLoss(head, batch, lv);
     const got = losses[term];
     assert.ok(got !== undefined, `${pre}: no ${term}`);
-    const want = fx(`${pre}/loss/${term}`);
+    const want = oracle.get(`${pre}/loss/${term}`);
     const e = relErr(got.flatten(), want.flatten());
-    record(`${head} ${term} value${tag}`, e);
-    const alt = relErr(got.flatten(), fx(`${pre}/alt/${term}`).flatten());
+    record(`${head} ${term} value`, e);
+    const alt = relErr(got.flatten(), oracle.get(`${pre}/alt/${term}`).flatten());
     assert.ok(
       e <= RTOL,
       `${pre} ${term}: ${got.item()} vs mmdet ${want.item()} (rel ${e.toExponential(2)}; ` +
@@ -139,10 +138,10 @@ function checkTerm(head: HeadName, batch: BatchName, term: string, known: boolea
       lv[kind].forEach((leaf, l) => {
         const name = `${pre}/grad/${term}/${kind}/${l}`;
         const g = leaf.grad;
-        if (hasFx(name)) {
+        if (oracle.has(name)) {
           assert.ok(g !== null, `${name}: no gradient`);
-          const ge = relErr(g, fx(name));
-          record(`${head} ${term} grad${tag}`, ge);
+          const ge = relErr(g, oracle.get(name));
+          record(`${head} ${term} grad`, ge);
           assert.ok(ge <= RTOL, `${name}: relative error ${ge.toExponential(2)}`);
         } else if (g !== null) {
           // mmdet's term does not depend on this output: detkd's gradient must be exactly 0
@@ -156,17 +155,8 @@ function checkTerm(head: HeadName, batch: BatchName, term: string, known: boolea
 for (const head of Object.keys(HEADS) as HeadName[]) {
   for (const batch of Object.keys(BATCHES) as BatchName[]) {
     for (const term of HEADS[head].terms) {
-      const known = KNOWN[`${head}/${batch}`]?.includes(term) ?? false;
-      const opts = known
-        ? {
-            todo:
-              'detkd bug: num_total_samples is max(sum #pos, 1); mmdet v2.28 get_targets gives ' +
-              'sum_i max(#pos_i, 1), so an image without positives adds 1',
-          }
-        : {};
-      test(`${head} [${BATCHES[batch].join(',')}] ${term}: value and gradients match mmdet`, opts, () =>
-        checkTerm(head, batch, term, known),
-      );
+      test(`${head} [${BATCHES[batch].join(',')}] ${term}: value and gradients match mmdet`, () =>
+        checkTerm(head, batch, term));
     }
   }
 }

@@ -1,15 +1,14 @@
 // Shared machinery of the op oracle tests: loads the fixtures written by
 // scripts/fixtures/ops_oracle.py, runs each case through detkd's Tensor/functional API (the table
 // below mirrors the script's OPS table, case op by case op), backpropagates the stored cotangent
-// and compares outputs and gradients with PyTorch's.
-import { readFileSync } from 'node:fs';
+// and compares outputs and gradients with PyTorch's (test/support/oracle.ts's compareBits).
 import { join } from 'node:path';
-import { type DType, dtypeCode, itemSize } from '../../src/core/dtype.ts';
+import { type DType, dtypeCode } from '../../src/core/dtype.ts';
 import * as F from '../../src/core/functional.ts';
 import { native } from '../../src/core/native.ts';
 import * as ops from '../../src/core/ops.generated.ts';
 import { Generator, manualSeed } from '../../src/core/random.ts';
-import { type RawTensor, readSafetensorsFile, safeDTypeToEngine } from '../../src/core/safetensors.ts';
+import { type RawTensor, safeDTypeToEngine } from '../../src/core/safetensors.ts';
 import {
   arange,
   cat,
@@ -33,6 +32,7 @@ import {
   zeros,
   zerosLike,
 } from '../../src/core/tensor.ts';
+import { compareBits, readJsonFixture, readRawFixture, type Tolerance } from '../support/oracle.ts';
 
 export const FIXTURES = join(import.meta.dirname, 'fixtures');
 
@@ -56,8 +56,8 @@ export interface Fixtures {
 }
 
 export function loadFixtures(): Fixtures {
-  const doc = JSON.parse(readFileSync(join(FIXTURES, 'cases.json'), 'utf8')) as { cases: OracleCase[] };
-  const { tensors } = readSafetensorsFile(join(FIXTURES, 'ops.safetensors'));
+  const doc = readJsonFixture<{ cases: OracleCase[] }>(join(FIXTURES, 'cases.json'));
+  const { tensors } = readRawFixture(join(FIXTURES, 'ops.safetensors'));
   return { cases: doc.cases, tensors };
 }
 
@@ -592,109 +592,6 @@ export function runCase(fx: Fixtures, c: OracleCase): CaseResult {
   return { outputs, grads };
 }
 
-// --- comparison ---------------------------------------------------------------------------------
-
-function f16ToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-function bf16ToNumber(h: number): number {
-  const b = new DataView(new ArrayBuffer(4));
-  b.setUint32(0, h << 16, true);
-  return b.getFloat32(0, true);
-}
-
-/** Element k of a row-major little-endian buffer as a number (int64 via BigInt). */
-function elementAt(d: DType, v: DataView, k: number): number {
-  switch (d) {
-    case 'float32':
-      return v.getFloat32(4 * k, true);
-    case 'float64':
-      return v.getFloat64(8 * k, true);
-    case 'float16':
-      return f16ToNumber(v.getUint16(2 * k, true));
-    case 'bfloat16':
-      return bf16ToNumber(v.getUint16(2 * k, true));
-    case 'int64':
-      return Number(v.getBigInt64(8 * k, true));
-    case 'int32':
-      return v.getInt32(4 * k, true);
-    case 'int16':
-      return v.getInt16(2 * k, true);
-    case 'int8':
-      return v.getInt8(k);
-    case 'uint8':
-    case 'bool':
-      return v.getUint8(k);
-  }
-}
-
-/**
- * |got - want| <= atol + rtol * |want|, where atol = atolOfMax * max|want| over the tensor: a
- * sum that cancels to near zero carries rounding error of the size of its terms, not its result.
- */
-export interface Tolerance {
-  rtol: number;
-  atolOfMax: number;
-}
-
-/**
- * Compares a detkd tensor with a fixture tensor. Without a tolerance: same dtype, shape and raw
- * bits, except that any NaN equals any NaN. Returns null when equal, else a description.
- */
-export function compare(got: Tensor, want: RawTensor, tol: Tolerance | null = null): string | null {
-  const wd = safeDTypeToEngine(want.dtype);
-  if (got.dtype !== wd) return `dtype ${got.dtype}, expected ${wd}`;
-  const gs = got.shape;
-  if (gs.length !== want.shape.length || gs.some((s, k) => s !== want.shape[k]))
-    return `shape [${gs.join(', ')}], expected [${want.shape.join(', ')}]`;
-  const gb = new Uint8Array(native.toBuffer(got.h));
-  const wb = want.data;
-  if (gb.byteLength !== wb.byteLength) return `byte length ${gb.byteLength} != ${wb.byteLength}`;
-  const size = itemSize(wd);
-  const gv = new DataView(gb.buffer, gb.byteOffset, gb.byteLength);
-  const wv = new DataView(wb.buffer, wb.byteOffset, wb.byteLength);
-  const n = gb.byteLength / size;
-  let atol = 0;
-  if (tol !== null) {
-    let maxAbs = 0;
-    for (let k = 0; k < n; k++) {
-      const w = Math.abs(elementAt(wd, wv, k));
-      if (Number.isFinite(w) && w > maxAbs) maxAbs = w;
-    }
-    atol = tol.atolOfMax * maxAbs;
-  }
-  let bad = 0;
-  let first = '';
-  let worst = 0;
-  for (let k = 0; k < n; k++) {
-    let same = true;
-    for (let b = 0; b < size; b++) {
-      if (gb[k * size + b] !== wb[k * size + b]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) continue;
-    const g = elementAt(wd, gv, k);
-    const w = elementAt(wd, wv, k);
-    if (Number.isNaN(g) && Number.isNaN(w)) continue;
-    if (tol !== null && Math.abs(g - w) <= atol + tol.rtol * Math.abs(w)) continue;
-    if (tol !== null && g === w) continue; // +-inf equal, or -0 vs 0 under a tolerance
-    bad++;
-    const rel = Math.abs(g - w) / Math.max(Math.abs(w), Number.MIN_VALUE);
-    if (rel > worst || first === '') worst = Math.max(worst, rel);
-    if (first === '') first = `element ${k}: got ${g}, expected ${w}`;
-  }
-  if (bad === 0) return null;
-  return `${bad}/${n} elements differ (${first}; worst relative ${worst.toExponential(2)})`;
-}
-
 /** All mismatches of a case's outputs and gradients, described. */
 export function checkCase(
   fx: Fixtures,
@@ -705,7 +602,7 @@ export function checkCase(
   const errs: string[] = [];
   if (r.outputs.length !== c.outputs) errs.push(`${r.outputs.length} outputs, expected ${c.outputs}`);
   r.outputs.forEach((t, k) => {
-    const e = compare(t, raw(fx, `${c.id}.out.${k}`), tol);
+    const e = compareBits(t, raw(fx, `${c.id}.out.${k}`), tol);
     if (e !== null) errs.push(`out.${k}: ${e}`);
   });
   for (const name of c.grad) {
@@ -714,7 +611,7 @@ export function checkCase(
       errs.push(`grad.${name}: missing`);
       continue;
     }
-    const e = compare(g, raw(fx, `${c.id}.grad.${name}`), tol);
+    const e = compareBits(g, raw(fx, `${c.id}.grad.${name}`), tol);
     if (e !== null) errs.push(`grad.${name}: ${e}`);
   }
   return errs;

@@ -8,7 +8,8 @@ import { native } from '../../src/core/native.ts';
 import { Generator, getRngState, manualSeed, setRngState } from '../../src/core/random.ts';
 import type { RawTensor } from '../../src/core/safetensors.ts';
 import { rand, randn, tensor, tidy } from '../../src/core/tensor.ts';
-import { checkCase, compare, loadFixtures, runCase } from './harness.ts';
+import { compareBits } from '../support/oracle.ts';
+import { checkCase, loadFixtures, runCase } from './harness.ts';
 
 native.setNumThreads(1);
 const fx = loadFixtures();
@@ -28,18 +29,25 @@ for (const c of fx.cases) {
   });
 }
 
-test('compare: one ULP is a mismatch, NaN payloads are equal', () => {
+test('compareBits: one ULP is a mismatch, -0 is not 0, NaN payloads are equal', () => {
   tidy(() => {
     const bits = new Uint32Array([0x3f800000, 0x7fc00000]);
     const want: RawTensor = { dtype: 'F32', shape: [2], data: new Uint8Array(bits.buffer.slice(0)) };
     const same = tensor(new Float32Array(bits.buffer.slice(0)));
-    assert.equal(compare(same, want), null);
+    assert.equal(compareBits(same, want), null);
     const payload = tensor(new Float32Array(new Uint32Array([0x3f800000, 0xffc00123]).buffer));
-    assert.equal(compare(payload, want), null);
+    assert.equal(compareBits(payload, want), null);
     const ulp = tensor(new Float32Array(new Uint32Array([0x3f800001, 0x7fc00000]).buffer));
-    assert.match(compare(ulp, want) ?? '', /1\/2 elements differ/);
-    assert.equal(compare(ulp, want, { rtol: 1e-6, atolOfMax: 0 }), null);
-    assert.match(compare(ulp.to('float64'), want) ?? '', /dtype float64/);
+    assert.match(compareBits(ulp, want) ?? '', /1\/2 elements differ/);
+    assert.equal(compareBits(ulp, want, { rtol: 1e-6, atolOfMax: 0 }), null);
+    assert.match(compareBits(ulp.to('float64'), want) ?? '', /dtype float64/);
+    // a Tensor as the expected side; -0 vs 0 differs bitwise and passes under a tolerance
+    const zero = tensor([0, 1]);
+    const negZero = tensor([-0, 1]);
+    assert.match(compareBits(negZero, zero) ?? '', /element 0: got 0, expected 0/);
+    assert.equal(compareBits(negZero, zero, { rtol: 0 }), null);
+    assert.match(compareBits(tensor([1, 2.5]), tensor([1, 2]), { rtol: 0.1 }) ?? '', /1\/2 elements differ/);
+    assert.equal(compareBits(tensor([1, 2.5]), tensor([1, 2]), { rtol: 0, atol: 0.5 }), null);
   });
 });
 

@@ -4,9 +4,8 @@
 // sequence on the same inputs). Then properties: empty GT, ignore regions, degenerate GT boxes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { assertBits, loadOracle } from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
-import { loadStateDictFile } from '../../core/serialize.ts';
 import { type Tensor, tensor, tidy } from '../../core/tensor.ts';
 import { BACKGROUND, IGNORE, type Priors } from '../types.ts';
 import { AtssAssigner } from './atss.ts';
@@ -16,27 +15,18 @@ import type { GtTargets } from './types.ts';
 
 native.setNumThreads(1);
 
-const FILE = fileURLToPath(
-  new URL('../../../test/fixtures/detection-assign-loss/oracle.safetensors', import.meta.url),
-);
-const { tensors: fx, metadata } = loadStateDictFile(FILE);
-for (const t of fx.values()) t.kept = true;
+const oracle = loadOracle('detection-assign-loss');
+const { get } = oracle;
 interface Case {
   kind: 'maxiou' | 'atss' | 'fcos' | 'loss';
   gt: string;
   opts: Record<string, number | boolean | number[]>;
 }
-const cases = JSON.parse(metadata.cases!) as Record<string, Case>;
-const NUM_CLASSES = Number(metadata.num_classes);
-const STRIDES = JSON.parse(metadata.strides!) as number[];
-const FEATS = JSON.parse(metadata.feats!) as [number, number][];
-const NUM_PER_LEVEL = JSON.parse(metadata.num_per_level!) as Record<'retina' | 'atss' | 'points', number[]>;
-
-function get(name: string): Tensor {
-  const t = fx.get(name);
-  if (!t) throw new Error(`fixture has no tensor '${name}'`);
-  return t;
-}
+const cases = oracle.cases<Case>();
+const NUM_CLASSES = oracle.json<number>('num_classes');
+const STRIDES = oracle.json<number[]>('strides');
+const FEATS = oracle.json<[number, number][]>('feats');
+const NUM_PER_LEVEL = oracle.json<Record<'retina' | 'atss' | 'points', number[]>>('num_per_level');
 
 function priors(which: 'retina' | 'atss' | 'points'): Priors {
   const numPerLevel = NUM_PER_LEVEL[which];
@@ -65,15 +55,6 @@ function expectedGtIndex(mm: number[]): number[] {
   return mm.map((v) => (v > 0 ? v - 1 : v === 0 ? BACKGROUND : IGNORE));
 }
 
-function sameBits(actual: Tensor, expected: Tensor, what: string): void {
-  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
-  assert.deepEqual(
-    new Uint32Array(actual.contiguous().data('float32').buffer.slice(0)),
-    new Uint32Array(expected.contiguous().data('float32').buffer.slice(0)),
-    `${what}: bits`,
-  );
-}
-
 for (const [name, c] of Object.entries(cases)) {
   if (c.kind === 'maxiou') {
     test(`MaxIoUAssigner matches mmdetection: ${name}`, () =>
@@ -91,7 +72,7 @@ for (const [name, c] of Object.entries(cases)) {
           .toArray()
           .map((v) => (v < 0 ? NUM_CLASSES : v));
         assert.deepEqual(a.labels.toArray(), lbl);
-        sameBits(a.overlaps, get(`${name}/overlaps`), 'overlaps');
+        assertBits(a.overlaps, get(`${name}/overlaps`), 'overlaps');
         assert.equal(a.numGts, get(`gt/${c.gt}/labels`).size(0));
       }));
   } else if (c.kind === 'atss') {
@@ -110,8 +91,8 @@ for (const [name, c] of Object.entries(cases)) {
           .map((v) => (v < 0 ? NUM_CLASSES : v));
         assert.deepEqual(a.labels.toArray(), lbl);
         const iou = get(`${name}/iou`);
-        sameBits(a.iouMatrix!, iou, 'iouMatrix');
-        sameBits(a.atssThreshold!, get(`${name}/thr`), 'atssThreshold');
+        assertBits(a.iouMatrix!, iou, 'iouMatrix');
+        assertBits(a.atssThreshold!, get(`${name}/thr`), 'atssThreshold');
         // overlaps = IoU with the assigned GT (mmdet's max_overlaps for positives).
         const iouRows = iou.toArray();
         const g = iou.size(1);
@@ -132,8 +113,8 @@ for (const [name, c] of Object.entries(cases)) {
         });
         assert.deepEqual(r.assignment.labels.toArray(), get(`${name}/labels`).toArray());
         assert.deepEqual(r.assignment.gtIndex.toArray(), get(`${name}/gt_index`).toArray());
-        sameBits(r.bboxTargets, get(`${name}/bbox_targets`), 'bboxTargets');
-        sameBits(r.centerness, get(`${name}/centerness`), 'centerness');
+        assertBits(r.bboxTargets, get(`${name}/bbox_targets`), 'bboxTargets');
+        assertBits(r.centerness, get(`${name}/centerness`), 'centerness');
       }));
   }
 }

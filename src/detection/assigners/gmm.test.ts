@@ -3,8 +3,8 @@
 // (BLAS sums in another order), iteration count, convergence and predict exactly, and the same
 // failures where sklearn raises. Then properties that hold without an oracle.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { readJsonFixture } from '../../../test/support/oracle.ts';
 import { fitGmm1d, type Gmm1dInit, GmmFitError } from './gmm.ts';
 
 interface SkCase {
@@ -30,8 +30,7 @@ interface SkCase {
   score_query: number[];
 }
 
-const FILE = new URL('../../../test/fixtures/distill-lad/gmm.json', import.meta.url);
-const fx = JSON.parse(readFileSync(FILE, 'utf8')) as { sklearn: string; cases: Record<string, SkCase> };
+const fx = readJsonFixture<{ sklearn: string; cases: Record<string, SkCase> }>('distill-lad/gmm.json');
 
 function close(
   actual: readonly number[],

@@ -7,15 +7,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import {
+  assertBits,
+  assertClose,
+  type DetectionOracleJson,
+  loadOracle,
+  readJsonFixture,
+} from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
 import { Generator } from '../../core/random.ts';
 import { saveStateDict } from '../../core/serialize.ts';
 import { dispose, noGrad, rand, randn, type Tensor, tidy, zeros } from '../../core/tensor.ts';
 import { BatchNorm2d, GroupNorm } from '../../nn/norm.ts';
-import { assertClose, assertExact } from '../../nn/testing.ts';
 import { gnGroups } from './norm.ts';
 import { BasicBlock, Bottleneck, type ResNet, resnet18, resnet50, scaleChannels } from './resnet.ts';
-import { fx, fxJson } from './testing.ts';
+
+const oracle = loadOracle('detection-models');
+const oracleJson = readJsonFixture<DetectionOracleJson>('detection-models/oracle.json');
 
 native.setNumThreads(1);
 
@@ -48,7 +56,7 @@ function stateKeysShapes(m: ResNet): [string, number[]][] {
 }
 
 test('state-dict keys and shapes equal torchvision resnet18 / resnet50 (fc excluded)', () => {
-  const j = fxJson();
+  const j = oracleJson;
   const r18 = resnet18();
   assert.deepEqual(stateKeysShapes(r18), j.resnet18_keys);
   r18.dispose();
@@ -58,7 +66,7 @@ test('state-dict keys and shapes equal torchvision resnet18 / resnet50 (fc exclu
 });
 
 test('ResNet-18 C3..C5 (eval and train), running stats and gradients equal torchvision bit for bit', () => {
-  const j = fxJson();
+  const j = oracleJson;
   const m = resnet18();
   const w = drawWeights(j.resnet18_keys, j.resnet18_seed);
   for (const [k, t] of w) {
@@ -70,24 +78,24 @@ test('ResNet-18 C3..C5 (eval and train), running stats and gradients equal torch
   m.eval();
   noGrad(() =>
     tidy(() => {
-      const outs = m.forward(fx('resnet18.x'));
+      const outs = m.forward(oracle.get('resnet18.x'));
       ['c3', 'c4', 'c5'].forEach((n, i) => {
-        assertExact(outs[i] as Tensor, fx(`resnet18.eval.${n}`), `eval ${n}`);
+        assertBits(outs[i] as Tensor, oracle.get(`resnet18.eval.${n}`), `eval ${n}`);
       });
     }),
   );
   m.train();
   tidy(() => {
-    const x = fx('resnet18.x').clone().requiresGrad_(true);
+    const x = oracle.get('resnet18.x').clone().requiresGrad_(true);
     const [c3, c4, c5] = m.forward(x) as [Tensor, Tensor, Tensor];
-    assertExact(c3, fx('resnet18.train.c3'), 'train c3');
-    assertExact(c4, fx('resnet18.train.c4'), 'train c4');
-    assertExact(c5, fx('resnet18.train.c5'), 'train c5');
+    assertBits(c3, oracle.get('resnet18.train.c3'), 'train c3');
+    assertBits(c4, oracle.get('resnet18.train.c4'), 'train c4');
+    assertBits(c5, oracle.get('resnet18.train.c5'), 'train c5');
     c3.mean().add(c4.square().mean()).add(c5.abs().mean()).backward();
-    assertExact(x.grad as Tensor, fx('resnet18.train.gx'), 'grad x');
+    assertBits(x.grad as Tensor, oracle.get('resnet18.train.gx'), 'grad x');
     const params = new Map(m.namedParameters());
     for (const k of ['conv1.weight', 'bn1.weight', 'layer3.0.downsample.1.weight', 'layer4.1.bn2.bias']) {
-      assertExact(params.get(k)?.grad as Tensor, fx(`resnet18.train.g.${k}`), `grad ${k}`);
+      assertBits(params.get(k)?.grad as Tensor, oracle.get(`resnet18.train.g.${k}`), `grad ${k}`);
     }
     const sd = m.stateDict();
     for (const k of [
@@ -96,14 +104,14 @@ test('ResNet-18 C3..C5 (eval and train), running stats and gradients equal torch
       'layer4.1.bn2.running_mean',
       'layer4.1.bn2.num_batches_tracked',
     ]) {
-      assertExact(sd.get(k) as Tensor, fx(`resnet18.train.sd.${k}`), `state ${k}`);
+      assertBits(sd.get(k) as Tensor, oracle.get(`resnet18.train.sd.${k}`), `state ${k}`);
     }
   });
   m.dispose();
 });
 
 test('loadTorchvisionWeights: a file with torchvision keys (fc.* included) loads into bn, frozen-bn and gn', () => {
-  const j = fxJson();
+  const j = oracleJson;
   const dir = mkdtempSync(join(tmpdir(), 'detkd-resnet-'));
   try {
     const path = join(dir, 'resnet18.safetensors');
@@ -119,7 +127,11 @@ test('loadTorchvisionWeights: a file with torchvision keys (fc.* included) loads
     bn.eval();
     noGrad(() =>
       tidy(() =>
-        assertExact(bn.forward(fx('resnet18.x'))[2] as Tensor, fx('resnet18.eval.c5'), 'bn eval c5'),
+        assertBits(
+          bn.forward(oracle.get('resnet18.x'))[2] as Tensor,
+          oracle.get('resnet18.eval.c5'),
+          'bn eval c5',
+        ),
       ),
     );
     bn.dispose();
@@ -134,9 +146,9 @@ test('loadTorchvisionWeights: a file with torchvision keys (fc.* included) loads
       'frozen-bn: every parameter is a conv weight',
     );
     tidy(() => {
-      const outs = frozen.forward(fx('resnet18.x'));
+      const outs = frozen.forward(oracle.get('resnet18.x'));
       ['c3', 'c4', 'c5'].forEach((n, i) => {
-        assertClose(outs[i] as Tensor, fx(`resnet18.eval.${n}`), `frozen-bn ${n}`, 1e-4, 1e-4);
+        assertClose(outs[i] as Tensor, oracle.get(`resnet18.eval.${n}`), `frozen-bn ${n}`, 1e-4, 1e-4);
       });
     });
     frozen.dispose();

@@ -3,34 +3,45 @@
 // values and gradients bit for bit. Then properties: round trips, clamps, integral limits.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import {
+  assertBits,
+  assertClose,
+  type DetectionOracleJson,
+  loadOracle,
+  readJsonFixture,
+} from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
 import { full, rand, randn, type Tensor, tensor, tidy, zeros } from '../../core/tensor.ts';
-import { assertClose, assertExact } from '../../nn/testing.ts';
-import { fx, fxJson } from '../backbones/testing.ts';
 import { DeltaXYWHBBoxCoder, deltaXYWHDecode, deltaXYWHEncode } from './delta-xywh.ts';
 import { bbox2distance, DistancePointBBoxCoder, distance2bbox } from './distance.ts';
 import { integral } from './integral.ts';
 
+const oracle = loadOracle('detection-models');
+const oracleJson = readJsonFixture<DetectionOracleJson>('detection-models/oracle.json');
+
 native.setNumThreads(1);
 
 test('delta-xywh encode equals mmdet bbox2delta bit for bit (default and custom means/stds)', () => {
-  const c = fxJson().coders;
+  const c = oracleJson.coders;
   tidy(() => {
-    assertExact(
-      deltaXYWHEncode(fx('coder.proposals'), fx('coder.gt')),
-      fx('coder.delta.enc_default'),
+    assertBits(
+      deltaXYWHEncode(oracle.get('coder.proposals'), oracle.get('coder.gt')),
+      oracle.get('coder.delta.enc_default'),
       'default',
     );
-    assertExact(
-      deltaXYWHEncode(fx('coder.proposals'), fx('coder.gt'), { means: c.delta_means, stds: c.delta_stds }),
-      fx('coder.delta.enc_stds'),
+    assertBits(
+      deltaXYWHEncode(oracle.get('coder.proposals'), oracle.get('coder.gt'), {
+        means: c.delta_means,
+        stds: c.delta_stds,
+      }),
+      oracle.get('coder.delta.enc_stds'),
       'means/stds',
     );
   });
 });
 
 test('delta-xywh decode equals mmdet delta2bbox bit for bit, with wh clamp, clipping and gradients', () => {
-  const c = fxJson().coders;
+  const c = oracleJson.coders;
   const opts = {
     dec_default: {},
     dec_stds: { means: c.delta_means, stds: c.delta_stds },
@@ -38,49 +49,49 @@ test('delta-xywh decode equals mmdet delta2bbox bit for bit, with wh clamp, clip
   } as const;
   for (const [name, o] of Object.entries(opts)) {
     tidy(() => {
-      const d = fx('coder.deltas').clone().requiresGrad_(true);
-      const r = fx('coder.proposals').clone().requiresGrad_(true);
+      const d = oracle.get('coder.deltas').clone().requiresGrad_(true);
+      const r = oracle.get('coder.proposals').clone().requiresGrad_(true);
       const boxes = deltaXYWHDecode(r, d, o);
-      assertExact(boxes, fx(`coder.delta.${name}`), name);
+      assertBits(boxes, oracle.get(`coder.delta.${name}`), name);
       boxes
-        .mul(fx(`coder.delta.${name}.go`))
+        .mul(oracle.get(`coder.delta.${name}.go`))
         .sum()
         .backward();
-      assertExact(d.grad as Tensor, fx(`coder.delta.${name}.gdeltas`), `${name} grad deltas`);
-      assertExact(r.grad as Tensor, fx(`coder.delta.${name}.grois`), `${name} grad rois`);
+      assertBits(d.grad as Tensor, oracle.get(`coder.delta.${name}.gdeltas`), `${name} grad deltas`);
+      assertBits(r.grad as Tensor, oracle.get(`coder.delta.${name}.grois`), `${name} grad rois`);
     });
   }
 });
 
 test('distance coder equals mmdet distance2bbox / bbox2distance bit for bit, with gradients', () => {
-  const c = fxJson().coders;
+  const c = oracleJson.coders;
   for (const [name, ms] of [
     ['dec', undefined],
     ['dec_clip', c.max_shape],
   ] as const) {
     tidy(() => {
-      const d = fx('coder.dist').clone().requiresGrad_(true);
-      const boxes = distance2bbox(fx('coder.points'), d, ms);
-      assertExact(boxes, fx(`coder.dist.${name}`), name);
+      const d = oracle.get('coder.dist').clone().requiresGrad_(true);
+      const boxes = distance2bbox(oracle.get('coder.points'), d, ms);
+      assertBits(boxes, oracle.get(`coder.dist.${name}`), name);
       boxes
-        .mul(fx(`coder.dist.${name}.go`))
+        .mul(oracle.get(`coder.dist.${name}.go`))
         .sum()
         .backward();
-      assertExact(d.grad as Tensor, fx(`coder.dist.${name}.gdist`), `${name} grad`);
+      assertBits(d.grad as Tensor, oracle.get(`coder.dist.${name}.gdist`), `${name} grad`);
     });
   }
   tidy(() => {
-    const pts = fx('coder.points');
-    const gt = fx('coder.gt');
-    assertExact(bbox2distance(pts, gt), fx('coder.dist.enc'), 'encode');
-    assertExact(
+    const pts = oracle.get('coder.points');
+    const gt = oracle.get('coder.gt');
+    assertBits(bbox2distance(pts, gt), oracle.get('coder.dist.enc'), 'encode');
+    assertBits(
       bbox2distance(pts.div(8), gt.div(8), { maxDis: 16 }),
-      fx('coder.dist.enc_gfl'),
+      oracle.get('coder.dist.enc_gfl'),
       'encode, GFL clamp',
     );
-    assertExact(
+    assertBits(
       bbox2distance(pts.div(8), gt.div(8), { maxDis: 16, eps: 0.01 }),
-      fx('coder.dist.enc_eps'),
+      oracle.get('coder.dist.enc_eps'),
       'encode, eps 0.01',
     );
     assert.ok(bbox2distance(pts.div(8), gt.div(8), { maxDis: 16 }).max().item() <= 15.9 + 1e-6);
@@ -89,11 +100,11 @@ test('distance coder equals mmdet distance2bbox / bbox2distance bit for bit, wit
 
 test('integral equals mmdet Integral (softmax, then linear with linspace(0, 16, 17)) bit for bit, with gradients', () => {
   tidy(() => {
-    const x = fx('coder.integral.x').clone().requiresGrad_(true);
+    const x = oracle.get('coder.integral.x').clone().requiresGrad_(true);
     const y = integral(x, 16);
-    assertExact(y, fx('coder.integral.y'), 'integral');
-    y.mul(fx('coder.integral.go')).sum().backward();
-    assertExact(x.grad as Tensor, fx('coder.integral.gx'), 'integral grad');
+    assertBits(y, oracle.get('coder.integral.y'), 'integral');
+    y.mul(oracle.get('coder.integral.go')).sum().backward();
+    assertBits(x.grad as Tensor, oracle.get('coder.integral.gx'), 'integral grad');
   });
 });
 

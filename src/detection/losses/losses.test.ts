@@ -4,9 +4,8 @@
 // properties: reduction 'none' shapes, empty positives, zero weights, degenerate boxes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { assertBits, loadOracle } from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
-import { loadStateDictFile } from '../../core/serialize.ts';
 import { scalar, type Tensor, tensor, tidy, zeros } from '../../core/tensor.ts';
 import { binaryCrossEntropyLoss, crossEntropyLoss } from './cross-entropy.ts';
 import { sigmoidFocalLoss } from './focal.ts';
@@ -17,11 +16,7 @@ import { l1Loss, smoothL1Loss } from './smooth-l1.ts';
 
 native.setNumThreads(1);
 
-const FILE = fileURLToPath(
-  new URL('../../../test/fixtures/detection-assign-loss/oracle.safetensors', import.meta.url),
-);
-const { tensors: fx, metadata } = loadStateDictFile(FILE);
-for (const t of fx.values()) t.kept = true;
+const oracle = loadOracle('detection-assign-loss');
 interface LossCase {
   kind: string;
   fn: string;
@@ -30,17 +25,9 @@ interface LossCase {
   tensor_avg: boolean;
   opts: Record<string, number | string | boolean>;
 }
-const cases = JSON.parse(metadata.cases!) as Record<string, LossCase>;
-const opt = (name: string): Tensor | null => fx.get(name) ?? null;
-const get = (name: string): Tensor => {
-  const t = fx.get(name);
-  if (!t) throw new Error(`fixture has no tensor '${name}'`);
-  return t;
-};
-
-function bits(t: Tensor): Uint32Array {
-  return new Uint32Array(t.contiguous().data('float32').buffer.slice(0));
-}
+const cases = oracle.cases<LossCase>();
+const opt = (name: string): Tensor | null => oracle.find(name) ?? null;
+const { get } = oracle;
 
 type Run = (pred: Tensor, name: string, base: LossOptions, o: LossCase['opts']) => Tensor;
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
@@ -81,14 +68,13 @@ for (const [name, c] of Object.entries(cases)) {
       const base: LossOptions = { weight: opt(`${name}/weight`), avgFactor, reduction: c.reduction };
       const out = RUNS[c.fn]!(pred, name, base, c.opts);
       const expected = get(`${name}/out`);
-      assert.deepEqual(out.shape, expected.shape, 'shape');
-      assert.deepEqual(bits(out), bits(expected), 'values');
+      assertBits(out, expected, 'values');
       out
         .mul(get(`${name}/cotangent`))
         .sum()
         .backward();
       const grad = pred.grad ?? zeros(pred.shape);
-      assert.deepEqual(bits(grad), bits(get(`${name}/grad`)), 'grad');
+      assertBits(grad, get(`${name}/grad`), 'grad');
     }));
 }
 

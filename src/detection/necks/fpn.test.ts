@@ -5,18 +5,25 @@
 // properties: names, init, shapes with a real backbone.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import {
+  assertBits,
+  type DetectionOracleJson,
+  loadOracle,
+  readJsonFixture,
+} from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
 import { randn, type Tensor, tidy, zeros } from '../../core/tensor.ts';
-import { assertExact } from '../../nn/testing.ts';
 import { resnet18 } from '../backbones/resnet.ts';
-import { fx, fxJson, fxPrefixed, hasFx } from '../backbones/testing.ts';
 import { FPN } from './fpn.ts';
+
+const oracle = loadOracle('detection-models');
+const oracleJson = readJsonFixture<DetectionOracleJson>('detection-models/oracle.json');
 
 native.setNumThreads(1);
 
-for (const [name, cfg] of Object.entries(fxJson().fpn.configs)) {
+for (const [name, cfg] of Object.entries(oracleJson.fpn.configs)) {
   test(`FPN '${name}' outputs and gradients equal mmdet's FPN bit for bit`, () => {
-    const j = fxJson().fpn;
+    const j = oracleJson.fpn;
     const fpn = new FPN({
       inChannels: j.in_channels,
       outChannels: j.out_channels,
@@ -30,10 +37,10 @@ for (const [name, cfg] of Object.entries(fxJson().fpn.configs)) {
       fpn.namedParameters().map(([n]) => n),
       cfg.params,
     );
-    const params = fxPrefixed(`fpn.${name}.p.`);
+    const params = oracle.prefixed(`fpn.${name}.p.`);
     fpn.loadStateDict(params);
     tidy(() => {
-      const xs = [0, 1, 2].map((i) => fx(`fpn.in${i}`).clone().requiresGrad_(true));
+      const xs = [0, 1, 2].map((i) => oracle.get(`fpn.in${i}`).clone().requiresGrad_(true));
       const outs = fpn.forward(xs);
       assert.deepEqual(
         outs.map((o) => o.shape),
@@ -41,17 +48,17 @@ for (const [name, cfg] of Object.entries(fxJson().fpn.configs)) {
       );
       let loss = zeros([]);
       outs.forEach((o, l) => {
-        assertExact(o, fx(`fpn.${name}.out${l}`), `out ${l}`);
-        loss = loss.add(o.mul(fx(`fpn.${name}.go${l}`)).sum());
+        assertBits(o, oracle.get(`fpn.${name}.out${l}`), `out ${l}`);
+        loss = loss.add(o.mul(oracle.get(`fpn.${name}.go${l}`)).sum());
       });
       loss.backward();
       xs.forEach((x, i) => {
-        if (hasFx(`fpn.${name}.gin${i}`))
-          assertExact(x.grad as Tensor, fx(`fpn.${name}.gin${i}`), `grad in${i}`);
+        if (oracle.has(`fpn.${name}.gin${i}`))
+          assertBits(x.grad as Tensor, oracle.get(`fpn.${name}.gin${i}`), `grad in${i}`);
         else assert.equal(x.grad, null, `input ${i} is unused`);
       });
       for (const [k, p] of fpn.namedParameters()) {
-        assertExact(p.grad as Tensor, fx(`fpn.${name}.g.${k}`), `grad ${k}`);
+        assertBits(p.grad as Tensor, oracle.get(`fpn.${name}.g.${k}`), `grad ${k}`);
       }
     });
     fpn.dispose();

@@ -3,14 +3,21 @@
 // grid priors and valid flags bit for bit. Then properties: counts and offsets per level.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import {
+  assertBits,
+  type DetectionOracleJson,
+  loadOracle,
+  readJsonFixture,
+} from '../../../test/support/oracle.ts';
 import { tensor, tidy } from '../../core/tensor.ts';
-import { assertExact } from '../../nn/testing.ts';
-import { fx, fxJson } from '../backbones/testing.ts';
 import { AnchorGenerator, atssAnchors, retinaAnchors } from './anchors.ts';
 import { fcosPoints, PointGenerator } from './points.ts';
 
+const oracle = loadOracle('detection-models');
+const oracleJson = readJsonFixture<DetectionOracleJson>('detection-models/oracle.json');
+
 function generator(name: string): AnchorGenerator {
-  const c = fxJson().priors.anchors[name];
+  const c = oracleJson.priors.anchors[name];
   if (c === undefined) throw new Error(`no anchor config ${name}`);
   return new AnchorGenerator({
     strides: c.strides,
@@ -26,29 +33,29 @@ function generator(name: string): AnchorGenerator {
 
 for (const name of ['retina', 'atss', 'misc']) {
   test(`anchors '${name}': base anchors, grid priors and valid flags equal mmdet's bit for bit`, () => {
-    const p = fxJson().priors;
+    const p = oracleJson.priors;
     const gen = generator(name);
     const sizes = p.feat_sizes.slice(0, gen.numLevels);
     tidy(() => {
       for (let l = 0; l < gen.numLevels; l++)
-        assertExact(gen.baseAnchors(l), fx(`anchors.${name}.base${l}`), `base ${l}`);
+        assertBits(gen.baseAnchors(l), oracle.get(`anchors.${name}.base${l}`), `base ${l}`);
       const pri = gen.gridPriors(sizes);
-      assertExact(pri.boxes, fx(`anchors.${name}.grid`), 'grid');
+      assertBits(pri.boxes, oracle.get(`anchors.${name}.grid`), 'grid');
       const valid = gen.validFlags(p.pad_feat_sizes.slice(0, gen.numLevels), p.image_shape);
-      assertExact(valid, fx(`anchors.${name}.valid`), 'valid flags');
+      assertBits(valid, oracle.get(`anchors.${name}.valid`), 'valid flags');
     });
   });
 }
 
 test('retinaAnchors / atssAnchors are the mmdet configs: 9 and 1 per location, sizes 32..512 / 64..1024', () => {
-  const p = fxJson().priors;
+  const p = oracleJson.priors;
   const r = retinaAnchors();
   const a = atssAnchors();
   assert.equal(r.numBaseAnchors, 9);
   assert.equal(a.numBaseAnchors, 1);
   tidy(() => {
-    assertExact(r.gridPriors(p.feat_sizes).boxes, fx('anchors.retina.grid'), 'retinaAnchors()');
-    assertExact(a.gridPriors(p.feat_sizes).boxes, fx('anchors.atss.grid'), 'atssAnchors()');
+    assertBits(r.gridPriors(p.feat_sizes).boxes, oracle.get('anchors.retina.grid'), 'retinaAnchors()');
+    assertBits(a.gridPriors(p.feat_sizes).boxes, oracle.get('anchors.atss.grid'), 'atssAnchors()');
     // the square ratio-1 scale-1 anchor of P3 is 32 px wide; ATSS's is 8 * stride = 64
     assert.deepEqual(r.baseAnchors(0).select(0, 3).toArray(), [-16, -16, 16, 16]);
     assert.deepEqual(a.baseAnchors(4).toArray(), [-512, -512, 512, 512]);
@@ -81,7 +88,7 @@ test('Priors: counts, offsets, strides and sizes per level; anchors of a locatio
     const want = retinaAnchors()
       .baseAnchors(1)
       .add(tensor([32, 16, 32, 16]));
-    assertExact(loc, want, 'location (1, 2) of level 1');
+    assertBits(loc, want, 'location (1, 2) of level 1');
   });
   pri.boxes.dispose();
   assert.throws(() => retinaAnchors().gridPriors(sizes.slice(0, 3)), RangeError);
@@ -94,10 +101,10 @@ test('Priors: counts, offsets, strides and sizes per level; anchors of a locatio
 });
 
 test('points: MlvlPointGenerator (x, y, stride, stride) bit for bit, offsets 0.5 and 0', () => {
-  const p = fxJson().priors;
+  const p = oracleJson.priors;
   tidy(() => {
     const pts = fcosPoints().gridPriors(p.feat_sizes);
-    assertExact(pts.boxes, fx('points.fcos'), 'fcos points');
+    assertBits(pts.boxes, oracle.get('points.fcos'), 'fcos points');
     assert.equal(pts.kind, 'point');
     assert.equal(pts.perLocation, 1);
     assert.deepEqual(
@@ -106,9 +113,9 @@ test('points: MlvlPointGenerator (x, y, stride, stride) bit for bit, offsets 0.5
     );
     assert.deepEqual(pts.boxes.select(0, 0).toArray(), [4, 4, 8, 8]);
     assert.deepEqual(pts.boxes.select(0, 19).toArray(), [4, 12, 8, 8]); // row 1, column 0
-    assertExact(
+    assertBits(
       new PointGenerator([8, 16, 32, 64, 128], 0).gridPriors(p.feat_sizes).boxes,
-      fx('points.offset0'),
+      oracle.get('points.offset0'),
       'offset 0',
     );
     const valid = fcosPoints().validFlags(p.pad_feat_sizes, p.image_shape);

@@ -3,10 +3,10 @@
 // student, per-channel constants on either map, a hand-checked 2-position case, detachment.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { assertBits, loadOracle } from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
 import { manualSeed } from '../../core/random.ts';
 import { randn, tensor, tidy } from '../../core/tensor.ts';
-import { assertBits, loadOracle } from '../oracle-fixture.ts';
 import { cwdLoss } from './cwd.ts';
 
 native.setNumThreads(1);

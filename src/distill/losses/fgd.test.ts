@@ -6,11 +6,10 @@
 // background masks summing to 1, temperature limits.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { assertClose, assertBits as assertExact, loadOracle } from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
 import { manualSeed } from '../../core/random.ts';
 import { cat, noGrad, randn, type Tensor, tensor, tidy, zeros } from '../../core/tensor.ts';
-import { assertClose, assertExact } from '../../nn/testing.ts';
-import { loadOracle } from '../oracle-fixture.ts';
 import {
   FGD_FCOS,
   FGD_ONE_STAGE,

@@ -4,10 +4,10 @@
 // empty rows, teacher == student, the τ → ∞ limit, teacher detachment.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { loadOracle } from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
 import { manualSeed } from '../../core/random.ts';
 import { type Reduction, randn, scalar, type Tensor, tensor, tidy, zeros } from '../../core/tensor.ts';
-import { loadOracle } from '../oracle-fixture.ts';
 import { kdLoss, klDivRows } from './kd.ts';
 
 native.setNumThreads(1);

@@ -4,10 +4,10 @@
 // positives, empty VLR, teacher == student, one box by hand, the teacher gets no gradient.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { assertBits, loadOracle } from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
 import { manualSeed } from '../../core/random.ts';
 import { full, ones, randn, type Tensor, tensor, tidy, zeros } from '../../core/tensor.ts';
-import { assertBits, loadOracle } from '../oracle-fixture.ts';
 import { klDivRows } from './kd.ts';
 import { type LdLevelInputs, ldLevelLosses } from './ld.ts';
 

@@ -4,10 +4,10 @@
 // map of the teacher, the 1 − r identity, detachment.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { assertBits, loadOracle } from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
 import { manualSeed } from '../../core/random.ts';
 import { rand, randn, type Tensor, tidy } from '../../core/tensor.ts';
-import { assertBits, loadOracle } from '../oracle-fixture.ts';
 import { pkdLoss } from './pkd.ts';
 
 native.setNumThreads(1);

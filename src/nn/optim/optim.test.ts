@@ -2,15 +2,18 @@
 // at one intra-op thread. Trajectories and clipping are compared bit for bit.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { assertBits, loadOracle, type NnOracleJson, readJsonFixture } from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
 import { dispose, keep, memoryInfo, noGrad, type Tensor, tidy } from '../../core/tensor.ts';
 import { libmPow } from '../libm.ts';
-import { assertExact, fixture, fixtureJson } from '../testing.ts';
 import { AdamW } from './adamw.ts';
 import { clipGradNorm } from './clip-grad.ts';
 import { LrScheduler, lrAt } from './lr-schedule.ts';
 import type { BaseHyper, Optimizer } from './optimizer.ts';
 import { SGD } from './sgd.ts';
+
+const oracle = loadOracle('nn');
+const oracleJson = readJsonFixture<NnOracleJson>('nn/oracle.json');
 
 native.setNumThreads(1);
 
@@ -19,14 +22,14 @@ const STEPS = 5;
 
 function freshParams(): Tensor[] {
   return Array.from({ length: NP }, (_, i) =>
-    keep(noGrad(() => tidy(() => fixture(`optim.p0.${i}`).clone())).requiresGrad_(true)),
+    keep(noGrad(() => tidy(() => oracle.get(`optim.p0.${i}`).clone())).requiresGrad_(true)),
   );
 }
 
 function setGrads(ps: Tensor[], step: number, skip: boolean): void {
   tidy(() => {
     ps.forEach((p, i) => {
-      p.grad = skip && step === 2 && i === 1 ? null : fixture(`optim.grad.${step}.${i}`).clone();
+      p.grad = skip && step === 2 && i === 1 ? null : oracle.get(`optim.grad.${step}.${i}`).clone();
     });
   });
 }
@@ -73,7 +76,7 @@ for (const [name, build, lrChanges] of CASES) {
       setGrads(ps, s, name.endsWith('skip'));
       opt.step();
       ps.forEach((p, i) => {
-        assertExact(p, fixture(`optim.${name}.step${s}.${i}`), `${name} step ${s} param ${i}`);
+        assertBits(p, oracle.get(`optim.${name}.step${s}.${i}`), `${name} step ${s} param ${i}`);
       });
     }
     opt.dispose();
@@ -103,7 +106,7 @@ for (const [name, build, lrChanges] of CASES) {
       opt2.step();
     }
     ps.forEach((p, i) => {
-      assertExact(p, fixture(`optim.${name}.step${STEPS - 1}.${i}`), `${name} resumed param ${i}`);
+      assertBits(p, oracle.get(`optim.${name}.step${STEPS - 1}.${i}`), `${name} resumed param ${i}`);
     });
     opt2.dispose();
     dispose(ps);
@@ -123,7 +126,7 @@ test('optimizer loadStateDict reports layout and shape problems together', () =>
   const bad = new Map(sd.tensors);
   bad.set(
     'state.0.momentum_buffer',
-    tidy(() => fixture('optim.p0.1').clone()),
+    tidy(() => oracle.get('optim.p0.1').clone()),
   );
   const d = new SGD(ps, { lr: 0.1, momentum: 0.9 });
   assert.throws(
@@ -147,14 +150,14 @@ for (const [name, maxNorm, normType] of CLIP) {
     for (let s = 0; s < 3; s++) {
       tidy(() => {
         const ps = Array.from({ length: NP }, (_, i) => {
-          const p = fixture(`optim.p0.${i}`).clone().requiresGrad_(true);
-          p.grad = fixture(`clip.grad.${s}.${i}`).clone();
+          const p = oracle.get(`optim.p0.${i}`).clone().requiresGrad_(true);
+          p.grad = oracle.get(`clip.grad.${s}.${i}`).clone();
           return p;
         });
         const total = clipGradNorm(ps, maxNorm, normType);
-        assertExact(total, fixture(`clip.${name}.${s}.total`), `${name} step ${s} total`);
+        assertBits(total, oracle.get(`clip.${name}.${s}.total`), `${name} step ${s} total`);
         ps.forEach((p, i) => {
-          assertExact(p.grad as Tensor, fixture(`clip.${name}.${s}.${i}`), `${name} ${s} grad ${i}`);
+          assertBits(p.grad as Tensor, oracle.get(`clip.${name}.${s}.${i}`), `${name} ${s} grad ${i}`);
         });
       });
     }
@@ -163,14 +166,14 @@ for (const [name, maxNorm, normType] of CLIP) {
 
 test('clipGradNorm with no gradients returns 0', () => {
   tidy(() => {
-    const p = fixture('optim.p0.0').clone().requiresGrad_(true);
+    const p = oracle.get('optim.p0.0').clone().requiresGrad_(true);
     assert.equal(clipGradNorm([p], 1).item(), 0);
   });
 });
 
 test('libmPow equals Python float ** float (libm pow) on beta ** step tables', () => {
   for (const b of [0.9, 0.999, 0.8, 0.99]) {
-    const want = fixture(`pow.${b}`).data('float64');
+    const want = oracle.get(`pow.${b}`).data('float64');
     want.forEach((w, i) => {
       assert.equal(libmPow(b, i + 1), w, `${b} ** ${i + 1}`);
     });
@@ -178,7 +181,7 @@ test('libmPow equals Python float ** float (libm pow) on beta ** step tables', (
 });
 
 test('lr schedules equal mmcv LrUpdaterHook (multistep exact, cosine within 1 ulp)', () => {
-  const { schedules } = fixtureJson();
+  const { schedules } = oracleJson;
   for (const [name, c] of Object.entries(schedules)) {
     const groups = c.base.map((lr) => ({ lr, initialLr: lr }));
     const sched = new LrScheduler({ paramGroups: groups }, c.spec);
@@ -225,7 +228,7 @@ test('lrAt: warm-up then multistep, by epoch, pure function of the position', ()
 test('optimizer state survives tidy; 200 steps inside tidy keep live handles flat', () => {
   const ps = tidy(() => {
     const out = Array.from({ length: NP }, (_, i) =>
-      keep(fixture(`optim.p0.${i}`).clone().requiresGrad_(true)),
+      keep(oracle.get(`optim.p0.${i}`).clone().requiresGrad_(true)),
     );
     return out;
   });
