@@ -80,7 +80,7 @@ test('bin/detkd.js eval --json end to end', () => {
       join(FIX, 'cases', 'single_pair', 'dt.json'),
       '--json',
     ],
-    { encoding: 'utf8', env: { ...process.env, DETKD_FROM_SOURCE: '1' } },
+    { encoding: 'utf8' },
   );
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout) as Record<string, number>;
@@ -88,7 +88,6 @@ test('bin/detkd.js eval --json end to end', () => {
   assert.equal(j['AP50'], 0.9999999999999999);
   const help = spawnSync(process.execPath, [join(ROOT, 'bin', 'detkd.js'), 'eval', '--help'], {
     encoding: 'utf8',
-    env: { ...process.env, DETKD_FROM_SOURCE: '1' },
   });
   assert.equal(help.status, 0);
   assert.match(help.stdout, /^usage: detkd eval --gt GT\.json --results DT\.json \[--json\]/);

@@ -201,7 +201,7 @@ describe('checkpoint errors', () => {
     const r = spawnSync(
       process.execPath,
       ['bin/detkd.js', 'eval', '--recipe', w.recipe, '--checkpoint', junk],
-      { encoding: 'utf8', env: { ...process.env, DETKD_FROM_SOURCE: '1' } },
+      { encoding: 'utf8' },
     );
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^detkd: checkpoint .*junk2\.safetensors: cannot read it/);
@@ -283,7 +283,7 @@ describe('detkd predict', () => {
         bad,
         w.images[2]!,
       ],
-      { encoding: 'utf8', env: { ...process.env, DETKD_FROM_SOURCE: '1' } },
+      { encoding: 'utf8' },
     );
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /broken\.png: corrupt or unsupported image/);

@@ -129,18 +129,14 @@ describe('detkd info', () => {
   });
 
   test('the command: text names the convention; --json parses', () => {
-    const env = { ...process.env, DETKD_FROM_SOURCE: '1' };
-    const t = spawnSync(process.execPath, ['bin/detkd.js', 'info', 'recipes/tiny.ts'], {
-      encoding: 'utf8',
-      env,
-    });
+    const t = spawnSync(process.execPath, ['bin/detkd.js', 'info', 'recipes/tiny.ts'], { encoding: 'utf8' });
     assert.equal(t.status, 0, t.stderr);
     assert.match(t.stdout, /^backbone +[\d.]+ K +[\d.]+ K +[\d.]+ M/m);
     assert.match(t.stdout, /MACs: one multiply-add = 1/);
     const j = spawnSync(
       process.execPath,
       ['bin/detkd.js', 'info', 'recipes/tiny.ts', '--json', '--input', '64x64'],
-      { encoding: 'utf8', env },
+      { encoding: 'utf8' },
     );
     assert.equal(j.status, 0, j.stderr);
     const o = JSON.parse(j.stdout) as { inputShape: number[]; total: { macs: number } };

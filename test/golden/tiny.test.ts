@@ -24,7 +24,6 @@ test('golden run: the tiny recipe trains to a recorded loss and mAP band', { tim
       {
         cwd: root,
         encoding: 'utf8',
-        env: { ...process.env, DETKD_FROM_SOURCE: '1' },
       },
     );
     assert.equal(r.status, 0, `train failed:\n${r.stdout}\n${r.stderr}`);
