@@ -2,8 +2,10 @@
 // AbortSignal that the Trainer checks after every step: it finishes the step, writes
 // last.safetensors and returns 'stopped'; the command then prints how to continue and exits
 // 130 / 143 (128 + the signal's number, what a shell reports for a process the signal killed).
-// A second signal exits at once: checkpoints are written atomically (temporary file + rename),
-// so even then the previous checkpoint stays whole.
+// The first signal also removes the handlers, so a second one gets the default action: the
+// process ends at once, even in the middle of a long libtorch call (a JavaScript handler would
+// wait for the step to end). Checkpoints are written atomically (temporary file + rename), so
+// the last one written stays whole even then.
 import { accessSync, constants, realpathSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, relative, resolve } from 'node:path';
 
@@ -18,15 +20,13 @@ export interface GracefulStop {
   readonly received: StopSignal | null;
   /** 130 after SIGINT, 143 after SIGTERM, null before any signal. */
   readonly exitCode: number | null;
-  /** Removes the handlers (once every holder has released them). */
+  /** Removes the handlers (once every holder has released them; the first signal already has). */
   release(): void;
 }
 
 export interface StopOptions {
-  /** Where the notices go (default stderr). */
+  /** Where the notice goes (default stderr). */
   write?: (s: string) => void;
-  /** How the second signal ends the process (default process.exit). */
-  exit?: (code: number) => void;
 }
 
 interface Installed {
@@ -44,19 +44,15 @@ let installed: Installed | null = null;
 export function gracefulStop(o: StopOptions = {}): GracefulStop {
   if (installed === null) {
     const write = o.write ?? ((s: string) => process.stderr.write(s));
-    const exit = o.exit ?? ((code: number) => process.exit(code));
     const state: Installed = {
       controller: new AbortController(),
       received: null,
       holders: 0,
       handler: (sig) => {
         const s: StopSignal = sig === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-        if (state.received !== null) {
-          write(`\ndetkd: ${s} again: quitting now (the last checkpoint written is kept)\n`);
-          exit(EXIT_CODE[s]);
-          return;
-        }
         state.received = s;
+        process.off('SIGINT', state.handler);
+        process.off('SIGTERM', state.handler);
         write(
           `\ndetkd: ${s}: stopping after the current step and saving a checkpoint (${s === 'SIGINT' ? 'Ctrl-C' : 'send it'} again to quit at once)\n`,
         );

@@ -196,32 +196,37 @@ test('SIGINT then SIGTERM mid-epoch: exit 130 / 143, the --resume command, bit-i
   assert.ok(got.data.equals(want.data), 'final weights differ from the uninterrupted run');
 });
 
-test('the first signal aborts, a second exits at once; nested commands share one set of handlers', () => {
+test('the first signal aborts and hands the next one to the default action; nested commands share one stop', () => {
   const notes: string[] = [];
-  const exits: number[] = [];
   const before = process.listenerCount('SIGINT');
-  const outer = gracefulStop({ write: (t) => notes.push(t), exit: (c) => exits.push(c) });
+  const outer = gracefulStop({ write: (t) => notes.push(t) });
   const inner = gracefulStop();
   assert.equal(process.listenerCount('SIGINT'), before + 1);
+  assert.equal(process.listenerCount('SIGTERM'), before + 1);
   assert.equal(inner.signal, outer.signal);
   assert.equal(outer.exitCode, null);
-  process.emit('SIGTERM', 'SIGTERM');
-  assert.equal(outer.signal.aborted, true);
-  assert.equal(inner.received, 'SIGTERM');
-  assert.equal(outer.exitCode, 143);
-  assert.deepEqual(exits, []);
-  assert.match(notes.join(''), /SIGTERM: stopping after the current step/);
-  process.emit('SIGINT', 'SIGINT');
-  assert.deepEqual(exits, [130]);
   inner.release();
   inner.release(); // twice is once
   assert.equal(process.listenerCount('SIGINT'), before + 1, 'the outer command still holds them');
-  outer.release();
+  process.emit('SIGTERM', 'SIGTERM');
+  assert.equal(outer.signal.aborted, true);
+  assert.equal(outer.received, 'SIGTERM');
+  assert.equal(outer.exitCode, 143);
+  assert.match(notes.join(''), /SIGTERM: stopping after the current step .*again to quit at once/);
+  // Handlers gone: a second SIGINT or SIGTERM would end the process at once (the default action).
   assert.equal(process.listenerCount('SIGINT'), before);
   assert.equal(process.listenerCount('SIGTERM'), before);
+  // A command started inside the stopped one sees the stop.
+  const nested = gracefulStop();
+  assert.equal(nested.signal.aborted, true);
+  assert.equal(nested.exitCode, 143);
+  nested.release();
+  outer.release();
   const fresh = gracefulStop();
   assert.equal(fresh.signal.aborted, false);
+  assert.equal(process.listenerCount('SIGINT'), before + 1);
   fresh.release();
+  assert.equal(process.listenerCount('SIGINT'), before);
 });
 
 test('the resume command: the same command line with --resume, quoted for a shell', () => {
