@@ -36,8 +36,8 @@ interface Installed {
   handler: (sig: NodeJS.Signals) => void;
 }
 
-// One set of handlers per process: `detkd demo` runs `compare`, which runs `runRecipe`; each level
-// holds the same stop, so one Ctrl-C stops the innermost run and every level above it.
+// One set of handlers per process: a command run inside another (`detkd demo` runs `compare`)
+// joins the stop its caller holds, so one Ctrl-C stops the inner run and the caller with it.
 let installed: Installed | null = null;
 
 /** Installs (or joins) the SIGINT/SIGTERM handlers; call `release()` when the command ends. */
