@@ -8,6 +8,7 @@ import { DetkdError } from '../core/errors.ts';
 import { native } from '../core/native.ts';
 import { manualSeed } from '../core/random.ts';
 import { noGrad, type Tensor, tidy, zeros } from '../core/tensor.ts';
+import { emptyReason } from '../data/coco.ts';
 import { DetectionLoader } from '../data/loader.ts';
 import { evalTransforms, type ResizeSpec, trainTransforms } from '../data/transforms.ts';
 import type { DenseDetector } from '../detection/detector.ts';
@@ -25,6 +26,7 @@ import { loadDetectorCheckpoint } from './checkpoint-load.ts';
 import { type DistillRecipe, isDistillRecipe, teacherOf } from './distill-recipe.ts';
 import { evaluateDetector } from './evaluate.ts';
 import { type DetectionRecipe, prepareData, type RecipeDatasets } from './recipe.ts';
+import { checkRunDir } from './run-dir.ts';
 
 export interface RunRecipeOptions {
   runDir: string;
@@ -148,12 +150,26 @@ export function loadTeacher(
   return new Frozen(teacher);
 }
 
+/** Refuses a train set with no image or no box, or too few images for one batch, and an empty val set. */
+function checkTrainable(data: RecipeDatasets, batchSize: number): void {
+  const why = emptyReason(data.train) ?? emptyReason(data.val, false);
+  if (why !== null) throw new DetkdError(why);
+  if (data.train.length < batchSize) {
+    throw new DetkdError(
+      `${data.train.annFile}: ${data.train.length} usable image(s), fewer than data.batchSize (${batchSize}): an epoch would have no step`,
+    );
+  }
+}
+
 /** Trains `recipe` into `o.runDir` and writes result.json there. */
 export async function runRecipe(recipe: DetectionRecipe, o: RunRecipeOptions): Promise<RunResult> {
   const log = o.log ?? console.log;
   const device = o.device ?? 'cpu';
   const seed = o.seed ?? recipe.train.seed ?? 0;
+  // Before the data and the model: a refused run directory should not cost a dataset load.
+  checkRunDir(o.runDir, o, log);
   const data = await prepareData(recipe, log);
+  checkTrainable(data, recipe.data.batchSize);
   log(
     `  train ${data.train.length} images, val ${data.val.length} images, ${data.train.categories.size} classes`,
   );

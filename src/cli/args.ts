@@ -7,7 +7,16 @@ import { nearestKey } from '../core/schema.ts';
 
 export type OptionSpec =
   | { type: 'boolean' }
-  | { type: 'string'; default?: string; required?: true; choices?: readonly string[] }
+  | {
+      type: 'string';
+      default?: string;
+      required?: true;
+      choices?: readonly string[];
+      /** What the value is called in messages (`--out DIR is required`). */
+      value?: string;
+      /** The value's form, and what the message says it should look like. */
+      pattern?: { re: RegExp; expects: string };
+    }
   | { type: 'int'; min: number; default?: number }
   | { type: 'number'; min?: number; max?: number; default?: number };
 
@@ -21,6 +30,8 @@ export interface VerbSpec {
   options: Readonly<Record<string, OptionSpec>>;
   /** How many positional arguments the verb takes, and what one is called in messages. */
   positionals?: { min: number; max: number; name: string };
+  /** Boolean flags that cannot be given together. */
+  exclusive?: readonly (readonly string[])[];
 }
 
 /** A mistake in the command line: main prints it with the verb's usage and exits with 2. */
@@ -103,12 +114,22 @@ export function parseVerbArgs<S extends VerbSpec>(spec: S, argv: readonly string
     const r = raw.get(name);
     if (o.type === 'boolean') values[name] = r === true;
     else if (o.type === 'string') {
-      if (r === undefined && o.required === true) throw new UsageError(`--${name} is required`);
+      if (r === undefined && o.required === true) {
+        throw new UsageError(`--${name}${o.value === undefined ? '' : ` ${o.value}`} is required`);
+      }
       if (typeof r === 'string' && o.choices !== undefined && !o.choices.includes(r)) {
         throw new UsageError(`--${name} must be ${o.choices.join(' or ')}, got '${r}'`);
       }
+      if (typeof r === 'string' && o.pattern !== undefined && !o.pattern.re.test(r)) {
+        throw new UsageError(`--${name} expects ${o.pattern.expects}, got '${r}'`);
+      }
       values[name] = r ?? o.default;
     } else values[name] = r === undefined ? o.default : numberValue(name, o, r as string);
+  }
+  for (const group of spec.exclusive ?? []) {
+    const given = group.filter((n) => raw.has(n));
+    if (given.length > 1)
+      throw new UsageError(`${given.map((n) => `--${n}`).join(' and ')} exclude each other`);
   }
   const p = spec.positionals ?? { min: 0, max: 0, name: '' };
   if (positionals.length < p.min) throw new UsageError(`missing ${p.name}`);

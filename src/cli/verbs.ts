@@ -153,6 +153,7 @@ export const VERBS = {
     usage: TRAIN_USAGE,
     options: RUN_DIR,
     positionals: { min: 1, max: 1, name: 'RECIPE' },
+    exclusive: [['resume', 'overwrite']],
   },
   distill: {
     name: 'distill',
@@ -160,13 +161,14 @@ export const VERBS = {
     usage: DISTILL_USAGE,
     options: { teacher: { type: 'string' }, ...RUN_DIR },
     positionals: { min: 1, max: 1, name: 'RECIPE' },
+    exclusive: [['resume', 'overwrite']],
   },
   compare: {
     name: 'compare',
     summary: 'train baseline and distilled students side by side and tabulate them',
     usage: COMPARE_USAGE,
     options: {
-      out: { type: 'string', required: true },
+      out: { type: 'string', required: true, value: 'DIR' },
       seeds: { type: 'int', min: 1, default: 3 },
       epochs: { type: 'int', min: 1 },
       teacher: { type: 'string' },
@@ -204,9 +206,9 @@ export const VERBS = {
     summary: 'run a trained detector on images: COCO results json and PNGs with the boxes drawn',
     usage: PREDICT_USAGE,
     options: {
-      recipe: { type: 'string', required: true },
-      checkpoint: { type: 'string', required: true },
-      out: { type: 'string', required: true },
+      recipe: { type: 'string', required: true, value: 'RECIPE' },
+      checkpoint: { type: 'string', required: true, value: 'CKPT' },
+      out: { type: 'string', required: true, value: 'DIR' },
       'score-thr': { type: 'number', min: 0, max: 1, default: 0.3 },
       device: { type: 'string', default: 'cpu' },
     },
@@ -216,7 +218,10 @@ export const VERBS = {
     name: 'info',
     summary: "parameters and multiply-accumulates (MACs) of a recipe's detector, per part",
     usage: INFO_USAGE,
-    options: { json: { type: 'boolean' }, input: { type: 'string' } },
+    options: {
+      json: { type: 'boolean' },
+      input: { type: 'string', pattern: { re: /^[1-9]\d*[xX,][1-9]\d*$/, expects: 'HxW, e.g. 800x1333' } },
+    },
     positionals: { min: 1, max: 1, name: 'RECIPE' },
   },
   'data synth': {
@@ -224,7 +229,7 @@ export const VERBS = {
     summary: 'write the built-in synthetic dataset',
     usage: DATA_USAGE,
     options: {
-      out: { type: 'string', required: true },
+      out: { type: 'string', required: true, value: 'DIR' },
       preset: { type: 'string', default: 'tiny', choices: ['tiny', 'demo'] },
       seed: { type: 'int', min: 0, default: 0 },
       workers: { type: 'int', min: 0 },
@@ -235,8 +240,8 @@ export const VERBS = {
     summary: 'validate a COCO dataset and its image folder',
     usage: DATA_USAGE,
     options: {
-      ann: { type: 'string', required: true },
-      images: { type: 'string', required: true },
+      ann: { type: 'string', required: true, value: 'FILE' },
+      images: { type: 'string', required: true, value: 'DIR' },
       decode: { type: 'boolean' },
       max: { type: 'int', min: 0, default: 200 },
     },

@@ -407,6 +407,25 @@ async function checkImageFiles(
   return bad;
 }
 
+/**
+ * Why `ds` has nothing to train on (no usable image, or no box on any image), naming its file;
+ * null when it has something. With `needTargets` false only images are asked for (a val set).
+ */
+export function emptyReason(ds: CocoDataset, needTargets = true): string | null {
+  const s = ds.stats;
+  if (s.images === 0) {
+    return s.skippedImages > 0
+      ? `${ds.annFile}: no usable image (all ${s.skippedImages} were skipped)`
+      : `${ds.annFile}: 'images' is empty`;
+  }
+  if (needTargets && s.targets === 0) {
+    return s.annotations + s.skippedAnnotations === 0
+      ? `${ds.annFile}: 'annotations' is empty: there is no box to train on`
+      : `${ds.annFile}: no usable box on any of its ${s.images} image(s) (${s.annotations + s.skippedAnnotations} annotation(s), all crowd, degenerate or skipped)`;
+  }
+  return null;
+}
+
 export function resolveImagePath(imageDir: string, fileName: string): string {
   return isAbsolute(fileName) ? fileName : resolve(join(imageDir, fileName));
 }

@@ -1,6 +1,6 @@
 // `detkd data synth|check|hash`: make the built-in synthetic dataset, validate a COCO dataset,
 // print a dataset's content hash.
-import { formatProblem, loadCoco, validateCoco } from '../../data/coco.ts';
+import { emptyReason, formatProblem, loadCoco, validateCoco } from '../../data/coco.ts';
 import { datasetHash, generateSynth } from '../../data/synth/generate.ts';
 import { parseVerbArgs, UsageError } from '../args.ts';
 import type { Command } from '../main.ts';
@@ -72,7 +72,10 @@ async function check(argv: string[]): Promise<number> {
       `${s.targets} targets, ${s.crowd} crowd regions, ${s.clipped} boxes clipped to the image, ` +
       `${s.droppedDegenerate} degenerate boxes dropped, ${s.skippedAnnotations} annotations and ${s.skippedImages} images skipped`,
   );
-  return problems.length > 0 ? 1 : 0;
+  // A well-formed file with nothing in it passes every per-entry check, but cannot train anything.
+  const empty = emptyReason(ds);
+  if (empty !== null) console.log(empty);
+  return problems.length > 0 || empty !== null ? 1 : 0;
 }
 
 async function hash(argv: string[]): Promise<number> {

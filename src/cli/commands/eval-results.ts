@@ -94,26 +94,28 @@ export async function evalCheckpoint(
   const { loadRecipe } = await import('../../app/recipe.ts');
   const recipe = await loadRecipe(opts.recipe);
   const device = opts.device ?? 'cpu';
-  const { categories, annFile } = await recipeCategories(recipe, log);
-  let val: CocoDataset;
-  if (opts.data !== undefined) {
-    val = await loadCoco({ annFile: opts.data, imageDir: opts.images ?? dirname(opts.data) });
-  } else {
-    if (opts.images !== undefined) throw new DetkdError('eval: --images goes with --data');
-    val = await recipeValSet(recipe, log);
-  }
-  const want = categories.categories.map((c) => c.id).join(',');
-  const got = val.categories.categories.map((c) => c.id).join(',');
-  if (want !== got) {
-    throw new DetkdError(
-      `eval: ${val.annFile} has category ids [${got}], but the recipe's ${annFile} has [${want}]: the detector's labels would map to the wrong classes`,
-    );
+  if (opts.images !== undefined && opts.data === undefined) {
+    throw new DetkdError('eval: --images goes with --data');
   }
   const det = buildDetector(recipe.model);
   try {
     if (device !== 'cpu') det.to(device);
+    // The weights first: a checkpoint of another detector is refused before a dataset is read
+    // (or, for a synthetic one, generated).
     const loaded = loadDetectorCheckpoint(det, opts.checkpoint, recipe, { device });
     for (const n of loaded.notes) log(`detkd: note: ${n}`);
+    const { categories, annFile } = await recipeCategories(recipe, log);
+    const val: CocoDataset =
+      opts.data !== undefined
+        ? await loadCoco({ annFile: opts.data, imageDir: opts.images ?? dirname(opts.data) })
+        : await recipeValSet(recipe, log);
+    const want = categories.categories.map((c) => c.id).join(',');
+    const got = val.categories.categories.map((c) => c.id).join(',');
+    if (want !== got) {
+      throw new DetkdError(
+        `eval: ${val.annFile} has category ids [${got}], but the recipe's ${annFile} has [${want}]: the detector's labels would map to the wrong classes`,
+      );
+    }
     const d = recipe.data;
     const e = await evaluateDetector(det, val, { resize: d.resize, batchSize: d.batchSize, device });
     if (opts.saveResults !== undefined) {

@@ -104,7 +104,6 @@ export async function predict(
   const scoreThr = opts.scoreThr ?? 0.3;
   const device = opts.device ?? 'cpu';
   const recipe = await loadRecipe(opts.recipe);
-  const { categories } = await recipeCategories(recipe, warn);
   const det = buildDetector(recipe.model);
   const results: PredictEntry[] = [];
   const drawn: (string | null)[] = [];
@@ -113,6 +112,8 @@ export async function predict(
     if (device !== 'cpu') det.to(device);
     const loaded = loadDetectorCheckpoint(det, opts.checkpoint, recipe, { device });
     for (const n of loaded.notes) warn(`detkd: note: ${n}`);
+    // After the weights: a checkpoint that does not fit is refused before a synthetic set is generated.
+    const { categories } = await recipeCategories(recipe, warn);
     det.eval();
     try {
       mkdirSync(opts.out, { recursive: true });
