@@ -1,6 +1,7 @@
 // Recipes: typed TypeScript configs (docs/architecture.md). A recipe module under recipes/
 // (or anywhere) exports `recipe = defineRecipe({...})`; a variant imports another and spreads it.
 import { existsSync, readFileSync } from 'node:fs';
+import { register } from 'node:module';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DetkdError } from '../core/errors.ts';
@@ -122,6 +123,7 @@ function displayPath(abs: string): string {
 export async function loadRecipe(path: string): Promise<DetectionRecipe> {
   const abs = isAbsolute(path) ? path : resolve(path);
   if (!existsSync(abs)) throw new DetkdError(`recipe ${path}: file not found`);
+  registerRecipeHooks();
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
@@ -138,6 +140,22 @@ export async function loadRecipe(path: string): Promise<DetectionRecipe> {
   }
   validateRecipe(r, path);
   return r as DetectionRecipe;
+}
+
+const HOOKS = Symbol.for('detkd.recipeHooks');
+
+/**
+ * Once per process: recipe-hooks.mjs makes `import ... from 'detkd'` resolve to this checkout
+ * from any folder, and loads a .ts recipe outside a `"type": "module"` package as an ES module.
+ * Here rather than in bin/detkd.js so that every caller of loadRecipe (tests, scripts) gets them.
+ */
+function registerRecipeHooks(): void {
+  const g = globalThis as { [HOOKS]?: boolean };
+  if (g[HOOKS]) return;
+  g[HOOKS] = true;
+  register('./recipe-hooks.mjs', import.meta.url, {
+    data: { selfParent: new URL('../../package.json', import.meta.url).href },
+  });
 }
 
 /**

@@ -1,8 +1,16 @@
 // The recipe schemas and their messages, in process (nothing here loads libtorch: the schemas and
 // src/app/recipe.ts import only zod and types). The CLI's side is cli.test.ts.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { type DetectionRecipe, detectionRecipeSchema, validateRecipe } from '../../src/app/recipe.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import {
+  type DetectionRecipe,
+  detectionRecipeSchema,
+  loadRecipe,
+  validateRecipe,
+} from '../../src/app/recipe.ts';
 import { nearestKey, parseStrict } from '../../src/core/schema.ts';
 import { detectorConfigSchema } from '../../src/detection/models/config.ts';
 import { trainerOptionsSchema } from '../../src/train/config.ts';
@@ -163,5 +171,33 @@ describe('the schemas behind the types', () => {
     assert.equal(nearestKey('weight_decay', ['lr', 'weightDecay']), 'weightDecay');
     assert.equal(nearestKey('numClasess', ['numClasses', 'numLevels']), 'numClasses');
     assert.equal(nearestKey('colour', ['lr', 'seed']), null);
+  });
+});
+
+describe('loadRecipe in process, from a folder with no package.json or node_modules', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'detkd-load-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const source = (r: unknown) =>
+    `import { defineRecipe } from 'detkd/app/recipe';\nexport const recipe = defineRecipe(${JSON.stringify(r)});\n`;
+
+  test("a .ts recipe importing 'detkd/app/recipe' loads as an ES module", async () => {
+    const path = join(dir, 'ok.ts');
+    writeFileSync(path, source(RECIPE));
+    const r = await loadRecipe(path);
+    assert.deepEqual(r, RECIPE);
+  });
+
+  test("defineRecipe's check names the file that calls it: a variant's base, not the variant", async () => {
+    const base = join(dir, 'base.ts');
+    writeFileSync(base, source({ ...RECIPE, train: { ...RECIPE.train, epochs: 1.5 } }));
+    const variant = join(dir, 'variant.ts');
+    writeFileSync(
+      variant,
+      `import { recipe as base } from './base.ts';\nexport const recipe = { ...base, name: 'variant' };\n`,
+    );
+    await assert.rejects(loadRecipe(variant), {
+      name: 'DetkdError',
+      message: `recipe ${base}: 'train.epochs' must be int, got a number (1.5)`,
+    });
   });
 });

@@ -1,5 +1,5 @@
-// Module hooks the detkd command registers after tsx's (so these run first), for recipes kept
-// outside the checkout:
+// Module hooks loadRecipe registers (after tsx's, so these run first), for recipes kept outside
+// the checkout:
 // - `detkd` and `detkd/...` resolve to this checkout through its package.json `exports`, from any
 //   folder (no node_modules needed), and so to the very files the CLI runs: one Tensor class, one
 //   addon.
@@ -9,7 +9,7 @@
 //   require() ES Module ... in a cycle"). Recipes are ES modules, so such a file loads as one.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** A file inside this checkout: the parent a self-reference `import 'detkd'` resolves from. */
 let selfParent = '';
@@ -41,14 +41,11 @@ export async function resolve(specifier, context, nextResolve) {
     return nextResolve(specifier, { ...context, parentURL: selfParent });
   }
   const r = await nextResolve(specifier, context);
-  if (
-    r.url.startsWith('file:') &&
-    /\.tsx?$/.test(r.url) &&
-    !r.url.includes('/node_modules/') &&
-    r.format !== 'module' &&
-    packageType(dirname(fileURLToPath(r.url))) === ''
-  ) {
-    return { ...r, format: 'module' };
+  if (!r.url.startsWith('file:') || r.format === 'module') return r;
+  // tsx marks a CommonJS .ts file with query parameters (also inside the path, %3F-encoded).
+  const path = fileURLToPath(r.url.split('?')[0]).split('?')[0];
+  if (/\.tsx?$/.test(path) && !path.includes('/node_modules/') && packageType(dirname(path)) === '') {
+    return { url: pathToFileURL(path).href, format: 'module', shortCircuit: true };
   }
   return r;
 }
