@@ -5,12 +5,12 @@ import { register } from 'node:module';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DetkdError } from '../core/errors.ts';
-import { parseStrict, z } from '../core/schema.ts';
+import { parseStrict, type Same, z } from '../core/schema.ts';
 import { type CocoDataset, loadCoco } from '../data/coco.ts';
 import { generateSynth, SYNTH_VERSION } from '../data/synth/generate.ts';
 import type { SynthPreset } from '../data/synth/presets.ts';
 import type { ResizeSpec } from '../data/transforms.ts';
-import { detectorConfigSchema, type Same } from '../detection/models/config.ts';
+import { detectorConfigSchema } from '../detection/models/config.ts';
 import { recipeTrainSchema } from '../train/config.ts';
 import { distillSectionSchema } from './distill-recipe.ts';
 

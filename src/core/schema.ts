@@ -60,6 +60,20 @@ export function nearestKey(key: string, candidates: readonly string[]): string |
 type AnySchema = z.core.$ZodType;
 
 /**
+ * True when A and B are assignable both ways and have the same keys (optional keys that only one
+ * side has would pass the assignability test alone). A compile-time drift check.
+ */
+export type Same<A, B> = [A] extends [B]
+  ? [B] extends [A]
+    ? [keyof A] extends [keyof B]
+      ? [keyof B] extends [keyof A]
+        ? true
+        : false
+      : false
+    : false
+  : false;
+
+/**
  * The object keys a schema accepts at `path` (through optionals, defaults, arrays, unions). With
  * the `value` being checked, a discriminated union contributes only the member its discriminator
  * selects (the keys of `{ kind: 'sgd' }`, not those of every optimizer).
@@ -166,6 +180,12 @@ function schemaAt(schema: AnySchema, path: readonly PropertyKey[]): AnySchema | 
   return s;
 }
 
+/** The text a schema was given with .describe(), at `path`. */
+function descriptionAt(schema: AnySchema, path: readonly PropertyKey[]): string | undefined {
+  const s = schemaAt(schema, path);
+  return s === undefined ? undefined : z.globalRegistry.get(s)?.description;
+}
+
 function literalList(values: readonly unknown[]): string {
   return values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(', ');
 }
@@ -220,7 +240,7 @@ export function formatIssues(
       for (const k of issue.keys) {
         const full = pathString([...issue.path, k]);
         const near = nearestKey(k, valid);
-        const what = near !== null ? schemaAt(schema, [...issue.path, near])?.description : undefined;
+        const what = near !== null ? descriptionAt(schema, [...issue.path, near]) : undefined;
         lines.push(
           near !== null
             ? `unknown key '${full}' (did you mean '${pathString([...issue.path, near])}'?${what ? ` ${what}` : ''})`
@@ -231,7 +251,7 @@ export function formatIssues(
       const got = valueAt(value, issue.path);
       if (got === undefined && suggested.has(at)) continue;
       // A schema's .describe() text says what the key is for (e.g. that `lr` is the schedule).
-      const what = schemaAt(schema, issue.path)?.description;
+      const what = descriptionAt(schema, issue.path);
       lines.push(
         (got === undefined
           ? `'${at}' is missing (expected ${issue.expected})`

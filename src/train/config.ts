@@ -3,8 +3,7 @@
 // with it at load. No runtime import beyond zod, so a recipe is checked before libtorch loads.
 // Shapes owned by other modules (LrScheduleSpec, SgdOptions, AdamWOptions, ProgressMode) are
 // restated here; the `Same` checks at the end fail to compile when either side drifts.
-import { z } from '../core/schema.ts';
-import type { Same } from '../detection/models/config.ts';
+import { type Same, z } from '../core/schema.ts';
 import type { AdamWOptions } from '../nn/optim/adamw.ts';
 import type { LrRule, LrScheduleSpec, Warmup } from '../nn/optim/lr-schedule.ts';
 import type { SgdOptions } from '../nn/optim/sgd.ts';

@@ -3,7 +3,7 @@
 // Plain data only, and no runtime import beyond zod, so a recipe is checked before libtorch loads.
 // Nested shapes owned by other modules (PaaConfig, PostprocessConfig, NormKind, ResNetDepth) are
 // restated here; the `Same` checks at the end fail to compile when either side drifts.
-import { z } from '../../core/schema.ts';
+import { type Same, z } from '../../core/schema.ts';
 import type { Gmm1dInit } from '../assigners/gmm.ts';
 import type { PaaConfig } from '../assigners/paa.ts';
 import type { NormKind } from '../backbones/norm.ts';
@@ -91,20 +91,6 @@ export const detectorConfigSchema = z.strictObject({
 
 export type DetectorConfig = z.infer<typeof detectorConfigSchema>;
 export type DetectorKind = DetectorConfig['kind'];
-
-/**
- * True when A and B are assignable both ways and have the same keys (optional keys that only one
- * side has would pass the assignability test alone). A compile-time drift check.
- */
-export type Same<A, B> = [A] extends [B]
-  ? [B] extends [A]
-    ? [keyof A] extends [keyof B]
-      ? [keyof B] extends [keyof A]
-        ? true
-        : false
-      : false
-    : false
-  : false;
 
 // Drift checks: each line stops compiling when the restated shape and the owner's type disagree.
 true satisfies Same<z.infer<typeof paaConfigSchema>, PaaConfig>;
