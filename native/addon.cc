@@ -11,6 +11,7 @@
 #include <c10/util/Logging.h>
 
 #include <atomic>
+#include <string>
 #include <cstdlib>
 #include <cstring>
 
@@ -37,6 +38,21 @@ void setBlasThreads(int n) {
   }
   if (fn != nullptr) fn(n);
   g_blasThreads = fn != nullptr ? n : -1;
+}
+
+// The OpenBLAS kernel set in use ("Haswell", "SkylakeX", ...), or "" for another BLAS. Float
+// results of GEMM-based ops are bit-reproducible only within one kernel set, so the oracle tests
+// compare bit for bit only when it matches the set their fixtures were made with.
+std::string blasCoreName() {
+  using NameFn = char* (*)();
+  NameFn fn = reinterpret_cast<NameFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  for (const char* lib : {"libblas.so.3", "libopenblas.so.0", "libopenblas.so"}) {
+    if (fn != nullptr) break;
+    void* h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+    if (h != nullptr) fn = reinterpret_cast<NameFn>(dlsym(h, "openblas_get_corename"));
+  }
+  const char* name = fn != nullptr ? fn() : nullptr;
+  return name != nullptr ? std::string(name) : std::string();
 }
 }  // namespace
 
@@ -398,6 +414,7 @@ DETKD_FN(Version) {
     o.Set("torch", TORCH_VERSION);
     o.Set("config", at::show_config());
     o.Set("parallel", at::get_parallel_info());
+    o.Set("blasCore", blasCoreName());
     return o;
   });
 }

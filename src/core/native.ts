@@ -80,7 +80,7 @@ export interface NativeBinding {
   setDeterministic(flag: boolean): void;
   cudaInfo(): { available: boolean; deviceCount: number };
   cudaSynchronize(device?: number): void;
-  version(): { torch: string; config: string; parallel: string };
+  version(): { torch: string; config: string; parallel: string; blasCore: string };
   batchedNms(
     boxes: TensorHandle,
     scores: TensorHandle,
