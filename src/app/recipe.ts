@@ -128,8 +128,10 @@ export async function loadRecipe(path: string): Promise<DetectionRecipe> {
   try {
     mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (e) {
-    // defineRecipe's own check already names the file and the key.
-    if (e instanceof DetkdError) throw e;
+    // defineRecipe's own check already names the file (maybe a base recipe's) and the key.
+    if (e instanceof DetkdError) {
+      throw e.message.startsWith('recipe ') ? e : new DetkdError(`recipe ${path}: ${e.message}`);
+    }
     throw new DetkdError(`recipe ${path}: ${loadFailure(e)}`);
   }
   const r = mod.recipe ?? mod.default;
