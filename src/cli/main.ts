@@ -64,6 +64,9 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (name === '--help' || name === '-h' || name === 'help') {
+    // `detkd help train` is `detkd train --help`.
+    if (name === 'help' && rest.length > 0 && commands[rest[0]!] !== undefined)
+      return main([...rest, '--help']);
     console.log(usage());
     return 0;
   }
