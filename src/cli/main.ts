@@ -116,7 +116,13 @@ export async function main(argv: string[]): Promise<number> {
 
 /** An error the user caused (a DetkdError, the NaN guard's NonFiniteError, a bad recipe): no stack. */
 export function isUserError(err: unknown): err is Error {
-  return err instanceof DetkdError || (err instanceof Error && err.name === 'DetkdError');
+  if (err instanceof DetkdError) return true;
+  // A second copy of errors.ts (a recipe importing detkd through another path) has its own class:
+  // go by the class names along the prototype chain.
+  for (let p: unknown = err; p !== null && typeof p === 'object'; p = Object.getPrototypeOf(p)) {
+    if ((p as { constructor?: { name?: string } }).constructor?.name === 'DetkdError') return true;
+  }
+  return false;
 }
 
 /** What the CLI prints for an error that ended a command. */

@@ -26,6 +26,10 @@ test('formatError: user errors without a stack, internal errors with one, DETKD_
     iter: 3,
   });
   assert.equal(formatError(nan, false), `detkd: ${nan.message}`);
+  // A subclass of a second copy of DetkdError (a recipe importing detkd through another path).
+  const Copy = class DetkdError extends Error {};
+  class RecipeProblem extends Copy {}
+  assert.equal(formatError(new RecipeProblem('recipe r.ts: bad key'), false), 'detkd: recipe r.ts: bad key');
   const bug = new TypeError("Cannot read properties of undefined (reading 'shape')");
   const text = formatError(bug, false);
   assert.match(
