@@ -3,13 +3,14 @@
 // error with its stack, DETKD_DEBUG=1 shows stacks always; an empty dataset is named, in
 // `data check` and in `train`.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { formatError } from '../../src/cli/main.ts';
 import { DetkdError } from '../../src/core/errors.ts';
 import { NonFiniteError } from '../../src/train/trainer.ts';
+import { makeWorld } from './fixture.ts';
 import { assertClean, detkd, detkdAll } from './run-detkd.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'detkd-errors-'));
@@ -107,4 +108,27 @@ test('an empty dataset: data check exits 1 naming the file; train fails naming t
   assert.match(c2!.stdout, new RegExp(`\n${noAnns}: 'annotations' is empty: there is no box to train on\n$`));
   assertClean(t!, 1);
   assert.equal(t!.stderr.trim(), `detkd: ${noImages}: 'images' is empty`);
+});
+
+test('a diverging run: the NaN guard says so without a stack, naming the term and the checkpoint kept', async () => {
+  const w = await makeWorld();
+  try {
+    // A learning rate of 1e12: the first step is finite, the second forward is not.
+    const src = readFileSync(w.recipe, 'utf8')
+      .replace('"lr": 0.01', '"lr": 1e12')
+      .replace('"epochs": 1', '"epochs": 3');
+    const recipe = join(w.dir, 'nan.ts');
+    writeFileSync(recipe, src);
+    const out = join(w.dir, 'nan-run');
+    const r = await detkd(['train', recipe, '--out', out]);
+    assertClean(r, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^detkd: NaN guard: loss term 'loss_\\w+' is (NaN|Infinity|-Infinity) at iter 1 .*${join(out, 'last.safetensors')}\n$`,
+      ),
+    );
+  } finally {
+    rmSync(w.dir, { recursive: true, force: true });
+  }
 });
