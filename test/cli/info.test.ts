@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { modelInfo, recipeInputSize } from '../../src/app/model-info.ts';
 import { type DetectionRecipe, loadRecipe } from '../../src/app/recipe.ts';
-import { modelInfo, recipeInputSize } from '../../src/cli/commands/info.ts';
 import { noGrad, tidy, zeros } from '../../src/core/tensor.ts';
 import { ResNet } from '../../src/detection/backbones/resnet.ts';
 import { buildDetector } from '../../src/detection/models/build.ts';
