@@ -2,11 +2,8 @@
 // pycocotools' numbers and text layout. `detkd eval --recipe R --checkpoint C`: runs the recipe's
 // detector with the checkpoint's weights over the val set first, then the same evaluation.
 
-import { writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type { EvalCheckpointOptions as AppEvalCheckpointOptions } from '../../app/eval-checkpoint.ts';
 import type { DetectorEvaluation } from '../../app/evaluate.ts';
-import { DetkdError } from '../../core/errors.ts';
-import type { CocoDataset } from '../../data/coco.ts';
 import { type CocoEvalResult, evaluateIndexed } from '../../eval/coco-eval.ts';
 import { flattenResults, indexGroundTruth, loadJsonFile } from '../../eval/coco-input.ts';
 import { formatCategoryTable, formatSummary, toJsonReport } from '../../eval/report.ts';
@@ -63,21 +60,14 @@ function writeReport(
   }
 }
 
-export interface EvalCheckpointOptions {
-  recipe: string;
-  checkpoint: string;
-  /** A COCO json to evaluate on instead of the recipe's val set, and its image folder. */
-  data?: string;
-  images?: string;
+export interface EvalCheckpointOptions extends AppEvalCheckpointOptions {
   json?: boolean;
-  saveResults?: string;
-  device?: string;
 }
 
 /**
- * The `--recipe/--checkpoint` form: builds the recipe's detector, loads the checkpoint, runs it
- * over the val set (or `data`) and writes the report (plus images per second) to `write`.
- * Progress and notes go to `log` (stderr), so `--json` output stays one object.
+ * The `--recipe/--checkpoint` form: evaluates the checkpoint (src/app/eval-checkpoint.ts) and
+ * writes the report (plus images per second) to `write`. Progress and notes go to `log`
+ * (stderr), so `--json` output stays one object.
  */
 export async function evalCheckpoint(
   opts: EvalCheckpointOptions,
@@ -85,51 +75,10 @@ export async function evalCheckpoint(
   log: (text: string) => void = (t) => console.error(t),
 ): Promise<DetectorEvaluation> {
   // Loaded here, not at the top: the --gt/--results form runs without libtorch.
-  const { loadCoco } = await import('../../data/coco.ts');
-  const { evaluateDetector } = await import('../../app/evaluate.ts');
-  const { buildDetector } = await import('../../detection/models/build.ts');
-  const { loadDetectorCheckpoint, recipeCategories, recipeValSet } = await import(
-    '../../app/checkpoint-load.ts'
-  );
-  const { loadRecipe } = await import('../../app/recipe.ts');
-  const recipe = await loadRecipe(opts.recipe);
-  const device = opts.device ?? 'cpu';
-  if (opts.images !== undefined && opts.data === undefined) {
-    throw new DetkdError('eval: --images goes with --data');
-  }
-  const det = buildDetector(recipe.model);
-  try {
-    if (device !== 'cpu') det.to(device);
-    // The weights first: a checkpoint of another detector is refused before a dataset is read
-    // (or, for a synthetic one, generated).
-    const loaded = loadDetectorCheckpoint(det, opts.checkpoint, recipe, { device });
-    for (const n of loaded.notes) log(`detkd: note: ${n}`);
-    const { categories, annFile } = await recipeCategories(recipe, log);
-    const val: CocoDataset =
-      opts.data !== undefined
-        ? await loadCoco({ annFile: opts.data, imageDir: opts.images ?? dirname(opts.data) })
-        : await recipeValSet(recipe, log);
-    const want = categories.categories.map((c) => c.id).join(',');
-    const got = val.categories.categories.map((c) => c.id).join(',');
-    if (want !== got) {
-      throw new DetkdError(
-        `eval: ${val.annFile} has category ids [${got}], but the recipe's ${annFile} has [${want}]: the detector's labels would map to the wrong classes`,
-      );
-    }
-    const d = recipe.data;
-    const e = await evaluateDetector(det, val, { resize: d.resize, batchSize: d.batchSize, device });
-    if (opts.saveResults !== undefined) {
-      try {
-        writeFileSync(opts.saveResults, `${JSON.stringify(e.results)}\n`);
-      } catch (err) {
-        throw new DetkdError(`eval: cannot write ${opts.saveResults} (${(err as Error).message})`);
-      }
-    }
-    writeReport(e.coco, val.annFile, { json: opts.json ?? false, speed: e }, write);
-    return e;
-  } finally {
-    det.dispose();
-  }
+  const { evaluateCheckpoint } = await import('../../app/eval-checkpoint.ts');
+  const { evaluation: e, gtFile } = await evaluateCheckpoint(opts, log);
+  writeReport(e.coco, gtFile, { json: opts.json ?? false, speed: e }, write);
+  return e;
 }
 
 export const command: Command = {
