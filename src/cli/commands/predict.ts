@@ -2,18 +2,10 @@
 // files and writes COCO results plus one PNG per image with the detections drawn.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { loadDetectorCheckpoint, recipeCategories } from '../../app/checkpoint-load.ts';
-import { loadRecipe } from '../../app/recipe.ts';
+import { openPredictor } from '../../app/predict.ts';
 import { DetkdError } from '../../core/errors.ts';
-import { noGrad, tidy } from '../../core/tensor.ts';
-import { collate } from '../../data/collate.ts';
 import { decodeImageFile, type RgbImage } from '../../data/decode.ts';
-import { Rng } from '../../data/rng.ts';
-import { applyTransforms, evalTransforms, makeSample, type ResizeSpec } from '../../data/transforms.ts';
-import type { DenseDetector } from '../../detection/detector.ts';
-import { buildDetector } from '../../detection/models/build.ts';
-import { type CocoResultEntry, toCocoResults } from '../../detection/postprocess.ts';
-import { toTensorBatch } from '../../structures/tensor-batch.ts';
+import type { CocoResultEntry } from '../../detection/postprocess.ts';
 import { parseVerbArgs } from '../args.ts';
 import { classColor, type DrawItem, renderDetections, upscaleForDrawing } from '../draw.ts';
 import type { Command } from '../main.ts';
@@ -50,48 +42,6 @@ function outputNames(files: readonly string[]): string[] {
   return bases.map((b, i) => ((count.get(b) ?? 0) > 1 ? `${b}-${i}` : b));
 }
 
-/** One image's detections in original pixels, as host arrays. */
-interface HostDetections {
-  /** COCO entries (xywh, dataset category ids), in the detector's order. */
-  entries: CocoResultEntry[];
-  boxes: number[]; // [D * 4] xyxy
-  labels: number[]; // [D] contiguous labels
-}
-
-/** One image through the eval transform (resize, pad) and the detector. */
-function detect(
-  det: DenseDetector,
-  img: RgbImage,
-  index: number,
-  file: string,
-  o: { resize: ResizeSpec; device: string; categoryIdOf: (label: number) => number },
-): HostDetections {
-  const sample = makeSample(img, {
-    imageId: index,
-    fileName: file,
-    boxes: new Float32Array(0),
-    labels: new Int32Array(0),
-    ignore: new Float32Array(0),
-  });
-  const cfg = evalTransforms(o.resize);
-  // The eval transform has no flip and no jitter: the generator's numbers change nothing.
-  const host = collate([applyTransforms(sample, cfg, new Rng(0))], cfg.padDivisor, {
-    indices: [index],
-    epoch: 0,
-    step: index,
-  });
-  return tidy(() => {
-    const b = toTensorBatch(host, o.device);
-    const [d] = noGrad(() => det.predict(b.images, b.metas));
-    if (d === undefined) throw new Error('predict: the detector returned no result');
-    return {
-      entries: toCocoResults(d, index, o.categoryIdOf),
-      boxes: d.boxes.toArray(),
-      labels: d.labels.toArray(),
-    };
-  });
-}
-
 /**
  * Runs the detector over `images`; writes results.json and the drawings into `out`.
  * Unreadable images are collected in `failed` (and logged), not thrown.
@@ -102,19 +52,12 @@ export async function predict(
   warn: (text: string) => void = (t) => console.error(t),
 ): Promise<PredictSummary> {
   const scoreThr = opts.scoreThr ?? 0.3;
-  const device = opts.device ?? 'cpu';
-  const recipe = await loadRecipe(opts.recipe);
-  const det = buildDetector(recipe.model);
+  const predictor = await openPredictor(opts, warn);
+  const { categories } = predictor;
   const results: PredictEntry[] = [];
   const drawn: (string | null)[] = [];
   const failed: { file: string; message: string }[] = [];
   try {
-    if (device !== 'cpu') det.to(device);
-    const loaded = loadDetectorCheckpoint(det, opts.checkpoint, recipe, { device });
-    for (const n of loaded.notes) warn(`detkd: note: ${n}`);
-    // After the weights: a checkpoint that does not fit is refused before a synthetic set is generated.
-    const { categories } = await recipeCategories(recipe, warn);
-    det.eval();
     try {
       mkdirSync(opts.out, { recursive: true });
     } catch (e) {
@@ -132,11 +75,7 @@ export async function predict(
         drawn.push(null);
         continue;
       }
-      const r = detect(det, img, i, file, {
-        resize: recipe.data.resize,
-        device,
-        categoryIdOf: (l) => categories.categoryIdOf(l),
-      });
+      const r = predictor.detect(img, i, file);
       const entries: PredictEntry[] = [];
       const items: (DrawItem & { score: number })[] = [];
       r.entries.forEach((e, k) => {
@@ -168,7 +107,7 @@ export async function predict(
       log(`${file}: ${entries.length} detection(s) >= ${scoreThr} -> ${png}`);
     }
   } finally {
-    det.dispose();
+    predictor.dispose();
   }
   const resultsFile = join(opts.out, 'results.json');
   writeFileSync(resultsFile, `${JSON.stringify(results)}\n`);
