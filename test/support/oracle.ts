@@ -210,6 +210,41 @@ export function compareBits(
   return `${bad}/${n} elements differ (${first}; worst relative ${worst.toExponential(2)})`;
 }
 
+/**
+ * The OpenBLAS kernel set the committed fixtures were verified bit-identical against. GEMM-based
+ * ops (matmul, linear, convolutions) block and vectorise their sums per kernel set, so on another
+ * one (another CPU, or OPENBLAS_CORETYPE forcing e.g. Haswell on a machine that would pick
+ * Cooperlake) their float results differ in the last bits; everything else stays bitwise.
+ */
+export const FIXTURE_BLAS_CORE = 'Cooperlake';
+
+/** The OpenBLAS kernel set this process runs ("" for a BLAS other than OpenBLAS). */
+export function blasCore(): string {
+  return native.version().blasCore;
+}
+
+/**
+ * The tolerance for a fixture comparison of a GEMM-based result: null (bitwise) when this process
+ * runs the fixtures' kernel set, else a few float32 ULPs of the tensor's scale. Measured on
+ * Haswell kernels against the Cooperlake fixtures: at most 6e-7 of max|want| (FPN gradients).
+ */
+export function gemmTolerance(): Tolerance | null {
+  return blasCore() === FIXTURE_BLAS_CORE ? null : { rtol: 1e-5, atolOfMax: 1e-5 };
+}
+
+/**
+ * A fixture comparison of a GEMM-based result: bitwise on the fixtures' kernel set, within
+ * `gemmTolerance()` on another (the message says which).
+ */
+export function assertGemmOracle(got: Tensor, want: Tensor | RawTensor, what: string): void {
+  const tol = gemmTolerance();
+  const e = compareBits(got, want, tol);
+  if (e !== null)
+    assert.fail(
+      `${what}: ${e}${tol === null ? '' : ` (BLAS kernels ${blasCore()}, fixtures ${FIXTURE_BLAS_CORE}: within ${JSON.stringify(tol)})`}`,
+    );
+}
+
 /** Same dtype, shape and bits (0 ULP; -0 differs from 0; any NaN equals any NaN). */
 export function assertBits(got: Tensor, want: Tensor | RawTensor, what: string): void {
   const e = compareBits(got, want);
