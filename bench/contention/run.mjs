@@ -5,15 +5,16 @@
 // finishes its share of a parallel region spins for a while before sleeping, and with two
 // processes on two cores that spinning steals the core the other process needs.
 //   node bench/contention/run.mjs [--rounds 2] [--threads 2] [--steps 6] [--warmup 2]
-//                                 [--policies detkd,libgomp,PASSIVE,spin:10000]
+//                                 [--policies detkd,libgomp,PASSIVE,spin:10000] [--sides detkd,pytorch]
 // Policies (the same environment for both sides):
-//   detkd    nothing set: what detkd chooses (src/core/omp-policy.ts); PyTorch gets libgomp's default
+//   detkd    nothing set: what detkd chooses (src/core/omp-policy.ts); PyTorch gets the same
 //   libgomp  GOMP_SPINCOUNT=300000, libgomp's own default spin, made explicit so detkd keeps it
 //   ACTIVE / PASSIVE   OMP_WAIT_POLICY
 //   spin:N   GOMP_SPINCOUNT=N
 // Prints, per policy and side: the solo step, the step of each of two concurrent runs, the
 // concurrent/solo ratio, and the solo step against the libgomp default.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,15 +28,27 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     steps: { type: 'string', default: '6' },
     policies: { type: 'string', default: 'libgomp,detkd,PASSIVE,spin:10000' },
+    sides: { type: 'string', default: 'detkd,pytorch' },
   },
 });
 const args = [values.threads, values.warmup, values.steps];
 const PY = '/usr/bin/python3';
 
-function policyEnv(p) {
+// What detkd sets when the user sets nothing (src/core/omp-policy.ts), for PyTorch's side of the
+// 'detkd' policy: both sides run under the same environment.
+const detkdDefault = Object.fromEntries(
+  [
+    ...readFileSync(join(here, '..', '..', 'src', 'core', 'omp-policy.ts'), 'utf8')
+      .match(/DEFAULT_OMP_ENV[^{]*\{([^}]*)\}/)[1]
+      .matchAll(/(\w+):\s*'([^']*)'/g),
+  ].map((m) => [m[1], m[2]]),
+);
+
+function policyEnv(p, side) {
   const env = { ...process.env };
   delete env.OMP_WAIT_POLICY;
   delete env.GOMP_SPINCOUNT;
+  if (p === 'detkd' && side === 'pytorch') Object.assign(env, detkdDefault);
   if (p === 'libgomp') env.GOMP_SPINCOUNT = '300000';
   else if (p === 'ACTIVE' || p === 'PASSIVE') env.OMP_WAIT_POLICY = p;
   else if (p.startsWith('spin:')) env.GOMP_SPINCOUNT = p.slice(5);
@@ -69,6 +82,7 @@ const median = (xs) => {
 };
 
 const policies = values.policies.split(',');
+const wanted = values.sides.split(',');
 const rounds = Number(values.rounds);
 const res = {}; // res[policy][side] = { solo: [], pair: [] }
 console.log(
@@ -76,12 +90,12 @@ console.log(
 );
 for (let r = 0; r < rounds; r++) {
   for (const p of policies) {
-    const env = policyEnv(p);
     res[p] ??= {};
     // Alternate which side goes first each round.
-    const sides = r % 2 === 0 ? ['detkd', 'pytorch'] : ['pytorch', 'detkd'];
+    const sides = r % 2 === 0 ? [...wanted] : [...wanted].reverse();
     for (const side of sides) {
       res[p][side] ??= { solo: [], pair: [] };
+      const env = policyEnv(p, side);
       const solo = median((await start(side, env)).times);
       const both = await Promise.all([start(side, env), start(side, env)]);
       const pair = (median(both[0].times) + median(both[1].times)) / 2;
@@ -97,7 +111,7 @@ console.log('\nmedian over rounds (ms per step):');
 console.log('policy       side     solo  two-at-once  ratio  solo vs libgomp default');
 const base = res.libgomp;
 for (const p of policies) {
-  for (const side of ['detkd', 'pytorch']) {
+  for (const side of wanted) {
     const s = median(res[p][side].solo);
     const c = median(res[p][side].pair);
     const vs = base ? `${((s / median(base[side].solo) - 1) * 100).toFixed(1)}%` : '-';
