@@ -1,5 +1,5 @@
 // Image decoding with sharp (libvips): JPEG and PNG (and what else libvips reads) to RGB bytes.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { DetkdError } from '../core/errors.ts';
 
@@ -70,9 +70,15 @@ export async function readImageSize(
   try {
     meta = await sharp(path).metadata();
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    // Ask the file system, not sharp's message: sharp tells a missing file from an unreadable one
+    // by reading libvips' process-wide error buffer, which concurrent header reads overwrite (a
+    // missing file then reads as "unsupported image format").
     let why = describe(err);
-    if (code === undefined && /missing|no such file/i.test(why)) why = 'file not found';
+    const gone = await stat(path).then(
+      () => null,
+      (e: NodeJS.ErrnoException) => e,
+    );
+    if (gone !== null) why = describe(gone);
     throw new DetkdError(`${path}: cannot read image header (${why})`);
   }
   if (meta.height === undefined || meta.width === undefined) {
