@@ -101,26 +101,79 @@ export function roiAlign(
       }
       g.idx.push(k);
     }
-    const outs: Tensor[] = [];
+    // every group's sample points go through one grid_sampler call (one gradient buffer for the
+    // map however many grid sizes there are); each image reads its own RoIs' points
+    const sampled: SampledGroup[] = [];
+    const pointOffset = new Array<number>(B).fill(0); // points so far per image
     const order: number[] = [];
     for (const g of groups.values()) {
       order.push(...g.idx);
+      if (g.gh === 0 || g.gw === 0) continue;
+      const sel = tensor(g.idx, { dtype: 'int64', device }); // [n]
+      const pts = groupPoints(features, {
+        startH: startH.indexSelect(0, sel),
+        startW: startW.indexSelect(0, sel),
+        binH: binH.indexSelect(0, sel),
+        binW: binW.indexSelect(0, sel),
+        gh: g.gh,
+        gw: g.gw,
+        oh,
+        ow,
+      });
+      const size = oh * g.gh * ow * g.gw; // points per RoI
+      const base = g.idx.map((k) => {
+        const b = batch[k] as number;
+        const at = pointOffset[b] as number;
+        pointOffset[b] = at + size;
+        return { b, at };
+      });
+      sampled.push({ ...g, ...pts, base });
+    }
+    const perImage = Math.max(0, ...pointOffset);
+    let values: Tensor | null = null; // [B*perImage, C]: every point's C values
+    const positions: Tensor[] = []; // per group: [n*P*Q] rows of `values`
+    if (perImage > 0) {
+      const grid = zeros([B * perImage, 2], { dtype, device }); // unused slots read the centre
+      const parts: Tensor[] = [];
+      for (const g of sampled) {
+        const size = g.grid.shape[1] as number;
+        const start = tensor(
+          g.base.map(({ b, at }) => b * perImage + at),
+          { dtype: 'int64', device },
+        ); // [n]
+        const pos = start
+          .view(-1, 1)
+          .add(arange(0, size, 1, { dtype: 'int64', device }).view(1, size))
+          .view(-1); // [n*P*Q]
+        positions.push(pos);
+        parts.push(g.grid.reshape(-1, 2));
+      }
+      const all = grid.indexPut([cat(positions, 0)], cat(parts, 0)).view(B, perImage, 1, 2); // [B,perImage,1,2]
+      values = ops
+        .grid_sampler(features, all, BILINEAR, BORDER, false) // [B,C,perImage,1]
+        .view(B, C, perImage)
+        .transpose(1, 2)
+        .reshape(B * perImage, C);
+    }
+    const outs: Tensor[] = [];
+    let s = 0;
+    for (const g of groups.values()) {
+      const n = g.idx.length;
       if (g.gh === 0 || g.gw === 0) {
-        outs.push(zeroRois(g.idx.length));
+        outs.push(zeroRois(n));
         continue;
       }
-      const sel = tensor(g.idx, { dtype: 'int64', device }); // [n]
+      const sg = sampled[s] as SampledGroup;
+      const pos = positions[s] as Tensor;
+      s++;
+      const P = oh * g.gh;
+      const Q = ow * g.gw;
+      const v = (values as Tensor).indexSelect(0, pos).view(n, P, Q, C).permute(0, 3, 1, 2); // [n,C,P,Q]
       outs.push(
-        alignGroup(features, batch, g.idx, {
-          startH: startH.indexSelect(0, sel),
-          startW: startW.indexSelect(0, sel),
-          binH: binH.indexSelect(0, sel),
-          binW: binW.indexSelect(0, sel),
-          gh: g.gh,
-          gw: g.gw,
-          oh,
-          ow,
-        }),
+        where(sg.valid, v, 0)
+          .reshape(n, C, oh, g.gh, ow, g.gw)
+          .sum([3, 5])
+          .div(g.gh * g.gw), // [n,C,oh,ow]
       );
     }
     const out = outs.length === 1 ? (outs[0] as Tensor) : cat(outs, 0); // [K,C,oh,ow] in group order
@@ -144,20 +197,28 @@ interface GroupGeometry {
   ow: number;
 }
 
-/** The RoIs `idx` (all with a gh x gw grid per bin) of features [B,C,H,W] -> [n,C,oh,ow]. */
-function alignGroup(
-  features: Tensor /* [B,C,H,W] */,
-  batch: readonly number[],
-  idx: readonly number[],
-  g: GroupGeometry,
-): Tensor {
-  const [B, C, H, W] = features.shape as [number, number, number, number];
+interface SampledGroup {
+  gh: number;
+  gw: number;
+  idx: number[];
+  grid: Tensor; // [n,P*Q,2]
+  valid: Tensor; // [n,1,P,Q]
+  base: { b: number; at: number }[];
+}
+
+/**
+ * The sample points of n RoIs that all have a gh x gw grid per bin, as grid_sampler coordinates
+ * grid [n, P*Q, 2] (P = oh*gh rows, Q = ow*gw columns), and where the kernel keeps them, valid
+ * [n,1,P,Q].
+ */
+function groupPoints(features: Tensor /* [B,C,H,W] */, g: GroupGeometry): { grid: Tensor; valid: Tensor } {
+  const [, , H, W] = features.shape as [number, number, number, number];
   const { gh, gw, oh, ow } = g;
-  const n = idx.length;
+  const n = g.startH.shape[0] as number;
   const dtype = features.dtype;
   const device = features.device;
-  const P = oh * gh; // sample rows per RoI
-  const Q = ow * gw; // sample columns per RoI
+  const P = oh * gh;
+  const Q = ow * gw;
   // y = roi_start_h + ph * bin_size_h + (iy + .5) * bin_size_h / roi_bin_grid_h (the kernel's order)
   const along = (
     start: Tensor /* [n] */,
@@ -185,30 +246,5 @@ function alignGroup(
   // pixel -> grid_sampler's normalised coordinate (align_corners false: x = ((u + 1) * W - 1) / 2)
   const u = x.mul(2).add(1).div(W).sub(1).view(n, 1, Q).expand(n, P, Q); // [n,P,Q]
   const v = y.mul(2).add(1).div(H).sub(1).view(n, P, 1).expand(n, P, Q); // [n,P,Q]
-  const grid = stack([u, v], -1); // [n,P,Q,2]
-  // one grid_sampler call over the batch: image b samples the grids of its RoIs, padded to the
-  // largest count per image (padding points sit at the map's centre and are never read back)
-  const slot = new Array<number>(n);
-  const count = new Array<number>(B).fill(0);
-  idx.forEach((k, j) => {
-    const b = batch[k] as number;
-    slot[j] = count[b] as number;
-    count[b] = (count[b] as number) + 1;
-  });
-  const per = Math.max(...count);
-  const rows = tensor(
-    idx.map((k, j) => (batch[k] as number) * per + (slot[j] as number)),
-    { dtype: 'int64', device },
-  ); // [n] row of each RoI in [B*per]
-  const all = zeros([B * per, P, Q, 2], { dtype, device }).indexPut([rows], grid); // [B*per,P,Q,2]
-  const sampled = ops
-    .grid_sampler(features, all.view(B, per * P, Q, 2), BILINEAR, BORDER, false) // [B,C,per*P,Q]
-    .view(B, C, per, P, Q)
-    .transpose(1, 2)
-    .reshape(B * per, C, P, Q)
-    .indexSelect(0, rows); // [n,C,P,Q]
-  return where(valid, sampled, 0)
-    .view(n, C, oh, gh, ow, gw)
-    .sum([3, 5])
-    .div(gh * gw); // [n,C,oh,ow]
+  return { grid: stack([u, v], -1).view(n, P * Q, 2), valid };
 }
