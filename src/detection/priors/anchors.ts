@@ -25,6 +25,11 @@ export interface AnchorGeneratorOptions {
   scaleMajor?: boolean;
   /** Centre offset as a fraction of the base size (default 0). */
   centerOffset?: number;
+  /**
+   * Round the base anchors to integers, half to even (torchvision's AnchorGenerator does; mmdet's
+   * does not). Default false.
+   */
+  roundBase?: boolean;
 }
 
 /**
@@ -40,6 +45,7 @@ export class AnchorGenerator {
   readonly baseSizes: readonly number[];
   readonly scaleMajor: boolean;
   readonly centerOffset: number;
+  readonly roundBase: boolean;
 
   constructor(o: AnchorGeneratorOptions) {
     const octave = o.octaveBaseScale !== undefined && o.scalesPerOctave !== undefined;
@@ -66,6 +72,7 @@ export class AnchorGenerator {
     }
     this.scaleMajor = o.scaleMajor ?? true;
     this.centerOffset = centerOffset;
+    this.roundBase = o.roundBase ?? false;
   }
 
   get numLevels(): number {
@@ -100,7 +107,8 @@ export class AnchorGenerator {
         }
         const hw = ws.mul(0.5);
         const hh = hs.mul(0.5);
-        return stack([hw.rsub(xc), hh.rsub(yc), hw.add(xc), hh.add(yc)], -1);
+        const base = stack([hw.rsub(xc), hh.rsub(yc), hw.add(xc), hh.add(yc)], -1);
+        return this.roundBase ? base.round() : base;
       }),
     );
   }
@@ -189,6 +197,31 @@ export class AnchorGenerator {
 /** RetinaNet's anchors: octave base scale 4, 3 scales per octave, ratios 0.5/1/2 (9 per location). */
 export function retinaAnchors(strides: readonly number[] = [8, 16, 32, 64, 128]): AnchorGenerator {
   return new AnchorGenerator({ strides, ratios: [0.5, 1.0, 2.0], octaveBaseScale: 4, scalesPerOctave: 3 });
+}
+
+/**
+ * The RPN's anchors: one size per level (torchvision: 32, 64, 128, 256, 512 on strides 4..64),
+ * ratios 0.5/1/2 (3 per location, in ratio order as both references), `rounded` as torchvision's
+ * (default) or float as mmdet's (there: scales [8] of base size = stride, the same boxes up to
+ * rounding of size = 8 * stride).
+ */
+export function rpnAnchors(
+  o: {
+    strides?: readonly number[];
+    sizes?: readonly number[];
+    ratios?: readonly number[];
+    rounded?: boolean;
+  } = {},
+): AnchorGenerator {
+  const strides = o.strides ?? [4, 8, 16, 32, 64];
+  const sizes = o.sizes ?? strides.map((s) => 8 * s);
+  return new AnchorGenerator({
+    strides,
+    baseSizes: sizes,
+    scales: [1],
+    ratios: o.ratios ?? [0.5, 1.0, 2.0],
+    roundBase: o.rounded ?? true,
+  });
 }
 
 /** ATSS / GFL / PAA: one square anchor of side 8 * stride per location. */
