@@ -1,0 +1,51 @@
+// The Fast R-CNN loss of the box head over the sampled RoIs of a batch: softmax cross entropy
+// over all of them (mean), plus a box loss on the positives' regression for their own class,
+// summed and divided by the number of sampled RoIs. torchvision 0.14 (fastrcnn_loss): smooth L1
+// with beta 1/9; mmdet 2.x (BBoxHead.loss with avg_factor = number of RoIs): L1. The loss kind,
+// beta and background index are options.
+import { type Tensor, tidy } from '../../core/tensor.ts';
+import { crossEntropyLoss } from '../losses/cross-entropy.ts';
+import { l1Loss, smoothL1Loss } from '../losses/smooth-l1.ts';
+
+export interface FastRcnnLossOptions {
+  /** Label of background: 0 (torchvision) or N (mmdet). */
+  backgroundLabel: number;
+  /** 'smoothL1' (torchvision) or 'l1' (mmdet). Default 'smoothL1'. */
+  boxLoss?: 'smoothL1' | 'l1';
+  /** Smooth L1 beta (default 1 / 9). */
+  beta?: number;
+}
+
+export interface FastRcnnLosses {
+  lossCls: Tensor;
+  lossBox: Tensor;
+}
+
+/**
+ * clsScore [S, N + 1] logits, bboxPred [S, 4 R] (R classes, the column of class c is c),
+ * labels [S] int64, targets [S, 4] for every sampled RoI of the batch (images concatenated).
+ * An empty batch gives zeros, in the graph.
+ */
+export function fastRcnnLoss(
+  clsScore: Tensor,
+  bboxPred: Tensor,
+  labels: Tensor,
+  targets: Tensor,
+  o: FastRcnnLossOptions,
+): FastRcnnLosses {
+  return tidy(() => {
+    const S = labels.size(0);
+    if (S === 0) return { lossCls: clsScore.sum().mul(0), lossBox: bboxPred.sum().mul(0) };
+    const lossCls = crossEntropyLoss(clsScore, labels);
+    const pos = labels.ne(o.backgroundLabel).nonzero().flatten(); // [P]
+    const R = bboxPred.size(1) / 4;
+    const posLabels = labels.at(pos); // [P]
+    const rows = bboxPred.reshape(S * R, 4).at(pos.mul(R).add(posLabels)); // [P, 4]
+    const want = targets.at(pos);
+    const sum =
+      (o.boxLoss ?? 'smoothL1') === 'smoothL1'
+        ? smoothL1Loss(rows, want, { beta: o.beta ?? 1 / 9, reduction: 'sum' })
+        : l1Loss(rows, want, { reduction: 'sum' });
+    return { lossCls, lossBox: sum.div(S) };
+  });
+}
