@@ -2,13 +2,14 @@
 // rounded anchors, RPNHead outputs and their flattening, filter_proposals (train, test, and a
 // setting where nothing survives), assign_targets_to_anchors with its regression targets, the
 // balanced sampler replaying the recorded torch.randperm draws, and compute_loss with gradients.
-// Then properties: no GT, one GT, mmdet's claiming rule, the float (mmdet) anchors, L1 box loss.
+// Then properties: no GT, one GT (ties), the mmdet claiming rule and minPosIou, the mmdet coder and
+// float anchors, minSize comparisons and top-n, the sampler with few positives, the L1 box loss.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { assertBits, assertGemmOracle, loadOracle } from '../../../test/support/oracle.ts';
 import { native } from '../../core/native.ts';
 import { type Tensor, tensor, tidy, zeros } from '../../core/tensor.ts';
-import { rpnAnchors } from '../priors/anchors.ts';
+import { AnchorGenerator, rpnAnchors } from '../priors/anchors.ts';
 import {
   filterProposals,
   flattenRpnOutputs,
@@ -248,5 +249,59 @@ test("rpnLoss boxLoss 'l1' is sum |d - t| over positives / #sampled", () => {
     const l = rpnLoss(ob, de, [lab], [t], [s], { boxLoss: 'l1' });
     assert.equal(l.box.item(), Math.fround(10 / 3));
     assert.ok(Math.abs(l.objectness.item() - Math.log(2)) < 1e-6);
+  });
+});
+
+test("rpnDecode 'mmdet' agrees with the torchvision coder to rounding where no clamp acts", () => {
+  tidy(() => {
+    const a = oracle.get('anchors');
+    const d = oracle.get('deltas').select(0, 1).clamp(-4, 4); // |dw|, |dh| < log(1000/16)
+    const tv = rpnDecode(a, d);
+    const mm = rpnDecode(a, d, 'mmdet');
+    assert.ok(tv.sub(mm).abs().amax().item() <= 1e-4 * tv.abs().amax().item());
+    const back = rpnEncode(a, tv, 'mmdet');
+    assert.ok(back.sub(d).abs().amax().item() < 1e-3);
+  });
+});
+
+test("rpnAnchors({ rounded: false }) equals mmdet's RPN anchors (scales [8], base size = stride)", () => {
+  tidy(() => {
+    const mine = rpnAnchors({ strides: [4, 8, 16], rounded: false }).gridPriors(featSizes).boxes;
+    const mm = new AnchorGenerator({ strides: [4, 8, 16], ratios: [0.5, 1, 2], scales: [8] }).gridPriors(
+      featSizes,
+    );
+    assert.ok(mine.sub(mm.boxes).abs().amax().item() <= 1e-5);
+  });
+});
+
+test("filterProposals: minSizeCmp 'gt' with minSize 0 drops zero-width boxes that 'ge' keeps", () => {
+  tidy(() => {
+    const anchors = tensor([
+      [0, 0, 10, 10],
+      [-30, 0, -20, 10],
+      [40, 40, 60, 60],
+    ]).float();
+    const ob = tensor([[3, 2, 1]]).float();
+    const de = zeros([1, 3, 4]);
+    const o = { preNmsTopN: 10, postNmsTopN: 10, minSize: 0 };
+    // anchor 1 lies left of the image: clipped to zero width
+    const ge = filterProposals(anchors, ob, de, [3], [[50, 50]], o)[0];
+    const gt = filterProposals(anchors, ob, de, [3], [[50, 50]], { ...o, minSizeCmp: 'gt' })[0];
+    assert.equal(ge?.boxes.size(0), 3);
+    assert.equal(gt?.boxes.size(0), 2);
+    assert.deepEqual(gt?.boxes.toArray(), [0, 0, 10, 10, 40, 40, 50, 50]);
+    const top1 = filterProposals(anchors, ob, de, [3], [[50, 50]], { ...o, postNmsTopN: 1 })[0];
+    assert.deepEqual(top1?.boxes.toArray(), [0, 0, 10, 10]);
+  });
+});
+
+test('sampleRpnAnchors: fewer positives than half the batch are all taken, negatives fill the rest', () => {
+  tidy(() => {
+    const labels = tensor([1, 0, -1, 0, 1, 0, 0, 0, 0, 0]).float();
+    const rev = (n: number): Tensor => tensor(BigInt64Array.from({ length: n }, (_, i) => BigInt(n - 1 - i)));
+    const s = sampleRpnAnchors(labels, { batchSizePerImage: 6, positiveFraction: 0.5, perm: rev });
+    assert.deepEqual(s.pos.toArray(), [1, 0, 0, 0, 1, 0, 0, 0, 0, 0]);
+    // 4 negatives: the last 4 of the 7 candidates (reversed permutation)
+    assert.deepEqual(s.neg.toArray(), [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]);
   });
 });
