@@ -22,7 +22,7 @@ import { cat, randn, type Tensor, tensor, tidy, zeros } from '../../core/tensor.
 import { Shared2FCBoxHead } from './bbox-head.ts';
 import { fastRcnnLoss } from './loss.ts';
 import { postprocessDetections } from './postprocess.ts';
-import { type IndexSource, randpermSource, sampleRois } from './sampling.ts';
+import { type IndexSource, randpermSource, sampleRois, sampleRoisBatch } from './sampling.ts';
 
 native.setNumThreads(1);
 const oracle = loadOracle('roi-head');
@@ -69,6 +69,27 @@ test("sampleRois replays torchvision's select_training_samples", () => {
     }
     assert.equal(sampleImage(0).numPos, 4);
     assert.equal(sampleImage(1).numPos, 0);
+    // the batch form: images concatenated, image index in column 0
+    const b = sampleRoisBatch(
+      [0, 1].map((i) => oracle.get(`sample.proposals${i}`)),
+      gt.map((g) => ({ boxes: g.boxes, labels: g.labels.sub(1) })),
+      N,
+      replay,
+      SAMPLE,
+    );
+    assert.deepEqual(b.numPerImage, [16, 16]);
+    assert.deepEqual(b.numPosPerImage, [4, 0]);
+    assertBits(b.rois.select(1, 0), cat([zeros([16]), zeros([16]).add(1)], 0), 'image index');
+    const want = [0, 1].map((i) => oracle.get(`sample.out.proposals${i}`));
+    assertBits(b.rois.narrow(1, 1, 4), cat(want, 0), 'batch rois');
+    assertBits(
+      b.labels,
+      cat(
+        [0, 1].map((i) => oracle.get(`sample.out.labels${i}`)),
+        0,
+      ),
+      'batch labels',
+    );
   });
 });
 

@@ -170,3 +170,62 @@ export function sampleRois(
     }),
   );
 }
+
+/** The sampled RoIs of a batch, images concatenated in order: what the box head and its loss take. */
+export interface BatchSampledRois {
+  /** [S, 5] (image index, x1, y1, x2, y2), as MultiScaleRoIAlign takes them. */
+  rois: Tensor;
+  /** [S] int64. */
+  labels: Tensor;
+  /** [S] int64, per image's GT (BACKGROUND for background RoIs). */
+  gtIndex: Tensor;
+  /** [S, 4]. */
+  targets: Tensor;
+  /** RoIs drawn per image. */
+  numPerImage: number[];
+  /** Positives drawn per image. */
+  numPosPerImage: number[];
+}
+
+/**
+ * sampleRois for every image of a batch (image i draws with `image = i`), concatenated.
+ * proposals[i] [P_i, 4]; gt[i] boxes [G_i, 4], labels [G_i] int64 0..N-1. No gradient.
+ */
+export function sampleRoisBatch(
+  proposals: readonly Tensor[],
+  gt: readonly { boxes: Tensor; labels: Tensor }[],
+  numClasses: number,
+  source: IndexSource,
+  o: RoiSamplerOptions = {},
+): BatchSampledRois {
+  if (proposals.length !== gt.length)
+    throw new RangeError(`sampleRoisBatch: ${proposals.length} proposal sets for ${gt.length} images`);
+  return noGrad(() =>
+    tidy(() => {
+      const per = proposals.map((p, i) => {
+        const g = gt[i] as { boxes: Tensor; labels: Tensor };
+        return sampleRois(p, g.boxes, g.labels, numClasses, source, i, o);
+      });
+      const rois = per.map((s, i) =>
+        cat([zeros([s.rois.size(0), 1], { dtype: s.rois.dtype, device: s.rois.device }).add(i), s.rois], 1),
+      );
+      return {
+        rois: cat(rois, 0),
+        labels: cat(
+          per.map((s) => s.labels),
+          0,
+        ),
+        gtIndex: cat(
+          per.map((s) => s.gtIndex),
+          0,
+        ),
+        targets: cat(
+          per.map((s) => s.targets),
+          0,
+        ),
+        numPerImage: per.map((s) => s.rois.size(0)),
+        numPosPerImage: per.map((s) => s.numPos),
+      };
+    }),
+  );
+}
