@@ -19,10 +19,11 @@ import {
 import { native } from '../../core/native.ts';
 import { Generator } from '../../core/random.ts';
 import { cat, randn, type Tensor, tensor, tidy, zeros } from '../../core/tensor.ts';
+import { type IndexSource, randpermSource } from '../samplers/random-sampler.ts';
 import { Shared2FCBoxHead } from './bbox-head.ts';
 import { fastRcnnLoss } from './loss.ts';
 import { postprocessDetections } from './postprocess.ts';
-import { type IndexSource, randpermSource, sampleRois, sampleRoisBatch } from './sampling.ts';
+import { sampleRois, sampleRoisBatch } from './sampling.ts';
 
 native.setNumThreads(1);
 const oracle = loadOracle('roi-head');

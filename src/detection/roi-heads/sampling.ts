@@ -8,12 +8,13 @@
 // - background label 0 with classes 1..N (torchvision) or N with classes 0..N-1 (mmdet);
 // - background RoIs' targets encoded against the GT their index clamps to (torchvision; a zero
 //   box when the image has no GT) or zeros (mmdet). Neither loss reads them.
-// The random draws come from an IndexSource, so a test can replay another library's permutations.
+// The random draws are the shared randomSample (samplers/random-sampler.ts) from an IndexSource, so a
+// test can replay another library's permutations.
 
-import type { Generator } from '../../core/random.ts';
-import { cat, noGrad, randperm, type Tensor, tensor, tidy, where, zeros } from '../../core/tensor.ts';
+import { cat, noGrad, type Tensor, tidy, where, zeros } from '../../core/tensor.ts';
 import { MaxIoUAssigner } from '../assigners/max-iou.ts';
 import { DeltaXYWHBBoxCoder, type Vec4 } from '../coders/delta-xywh.ts';
+import { type IndexSource, randomSample } from '../samplers/random-sampler.ts';
 import { BACKGROUND } from '../types.ts';
 
 /** Where the background class sits: 'first' = 0 with classes 1..N; 'last' = N with classes 0..N-1. */
@@ -22,22 +23,6 @@ export type BackgroundIndex = 'first' | 'last';
 /** The label index of background for numClasses foreground classes. */
 export function backgroundLabel(bg: BackgroundIndex, numClasses: number): number {
   return bg === 'first' ? 0 : numClasses;
-}
-
-/**
- * The first k entries of a random permutation of 0..n-1 (an int64 tensor or numbers); kind and
- * image say which draw it is (torchvision and mmdet draw positives, then negatives, per image).
- */
-export type IndexSource = (
-  n: number,
-  k: number,
-  kind: 'pos' | 'neg',
-  image: number,
-) => Tensor | readonly number[];
-
-/** torch.randperm(n)[:k] from a generator (or the global one). */
-export function randpermSource(generator: Generator | null = null): IndexSource {
-  return (n, k) => randperm(n, { generator }).slice(0, 0, k);
 }
 
 export interface RoiSamplerOptions {
@@ -75,10 +60,6 @@ export interface SampledRois {
   /** [S, 4] regression targets of rois towards matchedGtBoxes. */
   targets: Tensor;
   numPos: number;
-}
-
-function indices(src: Tensor | readonly number[], device: Tensor['device']): Tensor {
-  return 'h' in src ? src : tensor([...src], { dtype: 'int64', device });
 }
 
 /**
@@ -128,15 +109,14 @@ export function sampleRois(
       );
       const positive = a.gtIndex.ge(0).nonzero().flatten(); // [P+]
       const negative = a.gtIndex.eq(BACKGROUND).nonzero().flatten(); // [P-]
-      const nPos = Math.min(positive.size(0), Math.floor(batch * fraction));
-      const nNeg = Math.min(negative.size(0), batch - nPos);
-      const posPick = positive.at(
-        indices(source(positive.size(0), nPos, 'pos', image), dev).slice(0, 0, nPos),
-      );
-      const negPick = negative.at(
-        indices(source(negative.size(0), nNeg, 'neg', image), dev).slice(0, 0, nNeg),
-      );
-      let picked = cat([posPick, negPick], 0); // [S]
+      const drawn = randomSample(positive, negative, {
+        batchSize: batch,
+        positiveFraction: fraction,
+        source,
+        image,
+      });
+      const nPos = drawn.pos.size(0);
+      let picked = cat([drawn.pos, drawn.neg], 0); // [S]
       if ((o.order ?? 'index') === 'index') picked = picked.sort(0).values;
       const rois = boxes.at(picked);
       const gtIndex = a.gtIndex.at(picked);

@@ -10,6 +10,7 @@ import { assertBits, assertGemmOracle, loadOracle } from '../../../test/support/
 import { native } from '../../core/native.ts';
 import { type Tensor, tensor, tidy, zeros } from '../../core/tensor.ts';
 import { AnchorGenerator, rpnAnchors } from '../priors/anchors.ts';
+import type { IndexSource } from '../samplers/random-sampler.ts';
 import {
   filterProposals,
   flattenRpnOutputs,
@@ -135,7 +136,7 @@ test('rpnAssign equals assign_targets_to_anchors (labels, matched boxes), rpnEnc
   });
 });
 
-function replay(): (n: number) => Tensor {
+function replay(): IndexSource {
   let k = 0;
   return (n) => {
     const p = oracle.get(`perm${k++}`);
@@ -157,7 +158,8 @@ test('sampleRpnAnchors + rpnLoss with the recorded permutations equal compute_lo
       const s = sampleRpnAnchors(r.labels, {
         batchSizePerImage: cfg.batchSizePerImage,
         positiveFraction: cfg.positiveFraction,
-        perm,
+        source: perm,
+        image: i,
       });
       assert.ok(s.pos.sum().item() <= 16 && s.pos.sum().item() + s.neg.sum().item() === 32);
       return s;
@@ -182,7 +184,7 @@ test('no GT: every anchor negative, matched boxes zero, the box loss 0 with a gr
     assert.equal(r.gtIndex.ge(0).sum().item(), 0);
     const s = sampleRpnAnchors(r.labels, {
       batchSizePerImage: 8,
-      perm: (n) => tensor(BigInt64Array.from({ length: n }, (_, i) => BigInt(i))),
+      source: (n) => tensor(BigInt64Array.from({ length: n }, (_, i) => BigInt(i))),
     });
     assert.equal(s.pos.sum().item(), 0);
     assert.equal(s.neg.sum().item(), 8);
@@ -299,7 +301,7 @@ test('sampleRpnAnchors: fewer positives than half the batch are all taken, negat
   tidy(() => {
     const labels = tensor([1, 0, -1, 0, 1, 0, 0, 0, 0, 0]).float();
     const rev = (n: number): Tensor => tensor(BigInt64Array.from({ length: n }, (_, i) => BigInt(n - 1 - i)));
-    const s = sampleRpnAnchors(labels, { batchSizePerImage: 6, positiveFraction: 0.5, perm: rev });
+    const s = sampleRpnAnchors(labels, { batchSizePerImage: 6, positiveFraction: 0.5, source: rev });
     assert.deepEqual(s.pos.toArray(), [1, 0, 0, 0, 1, 0, 0, 0, 0, 0]);
     // 4 negatives: the last 4 of the 7 candidates (reversed permutation)
     assert.deepEqual(s.neg.toArray(), [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]);

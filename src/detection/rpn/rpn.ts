@@ -6,7 +6,7 @@
 //   filterProposals: per image and level the pre-NMS top-n by objectness, decode, clip to the
 //     image, drop small boxes and low scores, NMS per level, keep the post-NMS top-n by score.
 //   rpnAssign: max-IoU matching (0.7 / 0.3) with low-quality matches, as a value.
-//   sampleRpnAnchors: the balanced positive/negative sampler with an injectable permutation.
+//   sampleRpnAnchors: the shared random positive/negative sampler (samplers/), as masks.
 //   rpnLoss: BCE with logits over the sampled anchors, box loss over the positives / #sampled.
 import { batchedNms, boxIou } from '../../core/box-ops.ts';
 import { binaryCrossEntropyWithLogits, l1Loss, relu, smoothL1Loss } from '../../core/functional.ts';
@@ -15,6 +15,7 @@ import { Conv2d } from '../../nn/conv.ts';
 import { normalInit } from '../../nn/init.ts';
 import { Module } from '../../nn/module.ts';
 import { deltaXYWHDecode, deltaXYWHEncode } from '../coders/delta-xywh.ts';
+import { type IndexSource, randomSample } from '../samplers/random-sampler.ts';
 
 // ------------------------------------------------------------------------------------------ head
 
@@ -278,37 +279,36 @@ export function rpnAssign(anchors: Tensor, gtBoxes: Tensor, o: RpnAssignOptions 
 
 // --------------------------------------------------------------------------------------- sampler
 
-/** A permutation of 0..n-1 (torch.randperm(n) in torchvision). */
-export type PermutationSource = (n: number) => Tensor;
-
 export interface RpnSamplerOptions {
   /** Anchors sampled per image (256). */
   batchSizePerImage?: number;
   /** Largest fraction of positives (0.5). */
   positiveFraction?: number;
-  /** Called for the positives, then for the negatives, of each image in turn. */
-  perm: PermutationSource;
+  /** The random draws: positives, then negatives, of each image in turn (randpermSource() to train). */
+  source: IndexSource;
+  /** The image's index in its batch, passed to the source (default 0). */
+  image?: number;
 }
 
 /**
  * torchvision's BalancedPositiveNegativeSampler on one image's labels [A] (1 / 0 / -1): up to
- * batch * fraction positives, the rest negatives, each drawn as the first k of a permutation.
- * Returns boolean masks [A].
+ * batch * fraction positives, the rest negatives (the shared randomSample). Returns boolean masks [A].
  */
 export function sampleRpnAnchors(labels: Tensor, o: RpnSamplerOptions): { pos: Tensor; neg: Tensor } {
   return noGrad(() =>
     tidy(() => {
-      const batch = o.batchSizePerImage ?? 256;
-      const positive = labels.ge(1).nonzero().view(-1);
-      const negative = labels.eq(0).nonzero().view(-1);
-      const numPos = Math.min(Math.trunc(batch * (o.positiveFraction ?? 0.5)), positive.size(0));
-      const numNeg = Math.min(batch - numPos, negative.size(0));
-      const pick = (cand: Tensor, k: number): Tensor => {
-        const mask = zeros([labels.size(0)], { dtype: 'bool', device: labels.device });
-        const p = o.perm(cand.size(0)).to(labels.device).slice(0, 0, k);
-        return mask.indexPut([cand.at(p)], tensor(true, { device: labels.device }));
-      };
-      return { pos: pick(positive, numPos), neg: pick(negative, numNeg) };
+      const s = randomSample(labels.ge(1).nonzero().view(-1), labels.eq(0).nonzero().view(-1), {
+        batchSize: o.batchSizePerImage ?? 256,
+        positiveFraction: o.positiveFraction ?? 0.5,
+        source: o.source,
+        image: o.image ?? 0,
+      });
+      const mask = (picked: Tensor): Tensor =>
+        zeros([labels.size(0)], { dtype: 'bool', device: labels.device }).indexPut(
+          [picked],
+          tensor(true, { device: labels.device }),
+        );
+      return { pos: mask(s.pos), neg: mask(s.neg) };
     }),
   );
 }
