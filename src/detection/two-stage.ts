@@ -1,0 +1,169 @@
+// A two-stage detector (Faster R-CNN, Ren et al. 2015): backbone -> FPN -> RPN -> proposals ->
+// MultiScaleRoIAlign -> box head -> per-class post-processing. Parts are typed and passed in
+// (docs/architecture.md), like DenseDetector. This is the eval path: `forward` returns the named
+// intermediates (backbone and neck levels, RPN outputs, anchors, proposals) that distillation taps
+// read, `roiHead(neck, rois)` the pooled RoI features and box head outputs, and `detect` the
+// post-processed detections. Defaults are torchvision 0.14's fasterrcnn_resnet50_fpn test settings.
+import { cat, noGrad, type Tensor, tensor, tidy, zeros } from '../core/tensor.ts';
+import { Module } from '../nn/module.ts';
+import type { ResNet } from './backbones/resnet.ts';
+import type { FPN } from './necks/fpn.ts';
+import type { AnchorGenerator } from './priors/anchors.ts';
+import type { MultiScaleRoIAlign } from './roi/multi-scale-roi-align.ts';
+import type { BoxHeadOutputs, Shared2FCBoxHead } from './roi-heads/bbox-head.ts';
+import {
+  postprocessDetections,
+  type RoiDetections,
+  type RoiPostprocessOptions,
+} from './roi-heads/postprocess.ts';
+import { type BackgroundIndex, backgroundLabel } from './roi-heads/sampling.ts';
+import { type FilterProposalsOptions, filterProposals, flattenRpnOutputs, type RpnHead } from './rpn/rpn.ts';
+
+/** torchvision's GeneralizedRCNNTransform normalisation, on 0..1 images. */
+export const TORCHVISION_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
+export const TORCHVISION_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
+
+export interface TwoStageDetectorOptions {
+  backbone: ResNet;
+  neck: FPN;
+  rpnHead: RpnHead;
+  /** The RPN's anchors, one generator level per neck level. */
+  anchors: AnchorGenerator;
+  roiAlign: MultiScaleRoIAlign;
+  bboxHead: Shared2FCBoxHead;
+  /** Foreground classes N. */
+  numClasses: number;
+  /** Neck levels the RoI head pools from, finest first (default all but the last: P2..P5 of P2..P6). */
+  roiLevels?: number;
+  /** Input normalisation (x - mean) / std per RGB channel (default torchvision's, on 0..1 images). */
+  mean?: readonly [number, number, number];
+  std?: readonly [number, number, number];
+  /** Test-time proposals (default torchvision's: 1000 before and after NMS at 0.7, min size 1e-3). */
+  rpnTest?: FilterProposalsOptions;
+  /** Test-time box post-processing (default score 0.05, NMS 0.5, 100 detections). */
+  roiTest?: Omit<RoiPostprocessOptions, 'backgroundLabel'>;
+  /** Background score column (default 'first', torchvision). */
+  background?: BackgroundIndex;
+}
+
+/** The named intermediates of the eval forward pass. */
+export interface TwoStageForward {
+  /** Normalised input [B, 3, H, W]. */
+  input: Tensor;
+  /** Backbone maps, finest first. */
+  backbone: Tensor[];
+  /** FPN levels, finest first. */
+  neck: Tensor[];
+  /** RPN outputs per level: objectness [B, A, H, W], deltas [B, 4A, H, W]. */
+  rpn: { objectness: Tensor[]; deltas: Tensor[] };
+  /** Anchors [sum_l H_l W_l A, 4] of this input size, the same for every image. */
+  anchors: Tensor;
+  /** Per image: proposals [P_i, 4] xyxy and their sigmoid objectness [P_i], by descending score. */
+  proposals: { boxes: Tensor; scores: Tensor }[];
+}
+
+export class TwoStageDetector extends Module {
+  readonly backbone: ResNet;
+  readonly neck: FPN;
+  readonly rpnHead: RpnHead;
+  readonly bboxHead: Shared2FCBoxHead;
+  readonly anchors: AnchorGenerator;
+  readonly roiAlign: MultiScaleRoIAlign;
+  readonly numClasses: number;
+  readonly roiLevels: number;
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+  readonly rpnTest: FilterProposalsOptions;
+  readonly roiTest: RoiPostprocessOptions;
+
+  constructor(o: TwoStageDetectorOptions) {
+    super();
+    this.backbone = this.register('backbone', o.backbone);
+    this.neck = this.register('neck', o.neck);
+    this.rpnHead = this.register('rpn_head', o.rpnHead);
+    this.bboxHead = this.register('bbox_head', o.bboxHead);
+    this.anchors = o.anchors;
+    this.roiAlign = o.roiAlign;
+    this.numClasses = o.numClasses;
+    this.roiLevels = o.roiLevels ?? o.roiAlign.options.featmapStrides.length;
+    this.mean = o.mean ?? TORCHVISION_MEAN;
+    this.std = o.std ?? TORCHVISION_STD;
+    this.rpnTest = o.rpnTest ?? { preNmsTopN: 1000, postNmsTopN: 1000 };
+    this.roiTest = { ...o.roiTest, backgroundLabel: backgroundLabel(o.background ?? 'first', o.numClasses) };
+  }
+
+  /** images [B, 3, H, W] -> (x - mean) / std per channel. */
+  normalize(images: Tensor): Tensor {
+    return tidy(() => {
+      const dev = images.device;
+      const mean = tensor([...this.mean], { device: dev }).view(1, 3, 1, 1);
+      const std = tensor([...this.std], { device: dev }).view(1, 3, 1, 1);
+      return images.sub(mean).div(std);
+    });
+  }
+
+  /** The eval forward pass up to the proposals (every image of the batch is H x W). */
+  forward(images: Tensor): TwoStageForward {
+    return tidy(() => {
+      const input = this.normalize(images);
+      const backbone = this.backbone.forward(input);
+      const neck = this.neck.forward(backbone);
+      const rpn = this.rpnHead.forward(neck);
+      const featSizes = neck.map((t) => [t.size(2), t.size(3)] as [number, number]);
+      const pri = this.anchors.gridPriors(featSizes, images.device);
+      const flat = flattenRpnOutputs(rpn.objectness, rpn.deltas);
+      const [B, , H, W] = images.shape as [number, number, number, number];
+      const sizes = Array.from({ length: B }, () => [H, W] as [number, number]);
+      const proposals = filterProposals(
+        pri.boxes,
+        flat.objectness.detach(),
+        flat.deltas.detach(),
+        pri.numPerLevel,
+        sizes,
+        this.rpnTest,
+      );
+      return { input, backbone, neck, rpn, anchors: pri.boxes, proposals };
+    });
+  }
+
+  /** neck levels and rois [K, 5] (image index, x1, y1, x2, y2) -> pooled features and box head outputs. */
+  roiHead(neck: readonly Tensor[], rois: Tensor): { feats: Tensor } & BoxHeadOutputs {
+    return tidy(() => {
+      const feats = this.roiAlign.forward(neck.slice(0, this.roiLevels), rois);
+      return { feats, ...this.bboxHead.forward(feats) };
+    });
+  }
+
+  /** images [B, 3, H, W] -> per image detections (labels are score columns; background excluded). */
+  detect(images: Tensor): RoiDetections[] {
+    return noGrad(() =>
+      tidy(() => {
+        const f = this.forward(images);
+        const [, , H, W] = images.shape as [number, number, number, number];
+        const rois = cat(
+          f.proposals.map((p, i) =>
+            cat(
+              [zeros([p.boxes.size(0), 1], { dtype: p.boxes.dtype, device: p.boxes.device }).add(i), p.boxes],
+              1,
+            ),
+          ),
+          0,
+        );
+        const out = this.roiHead(f.neck, rois);
+        let start = 0;
+        return f.proposals.map((p) => {
+          const n = p.boxes.size(0);
+          const r = postprocessDetections(
+            out.clsScore.narrow(0, start, n),
+            out.bboxPred.narrow(0, start, n),
+            p.boxes,
+            [H, W],
+            this.roiTest,
+          );
+          start += n;
+          return r;
+        });
+      }),
+    );
+  }
+}
