@@ -1,9 +1,12 @@
 // A two-stage detector (Faster R-CNN, Ren et al. 2015): backbone -> FPN -> RPN -> proposals ->
 // MultiScaleRoIAlign -> box head -> per-class post-processing. Parts are typed and passed in
-// (docs/architecture.md), like DenseDetector. This is the eval path: `forward` returns the named
-// intermediates (backbone and neck levels, RPN outputs, anchors, proposals) that distillation taps
-// read, `roiHead(neck, rois)` the pooled RoI features and box head outputs, and `detect` the
-// post-processed detections. Defaults are torchvision 0.14's fasterrcnn_resnet50_fpn test settings.
+// (docs/architecture.md), like DenseDetector. `forward` returns the named intermediates (backbone
+// and neck levels, RPN outputs, anchors, proposals) that distillation taps read, `roiHead(neck,
+// rois)` the pooled RoI features and box head outputs, and `detect` the post-processed detections.
+// Training (docs/two-stage.md): `assignRpn` and `sampleRoiTargets` compute the RPN assignment and
+// the RoI sampling as values, `lossesFrom` takes them (so a teacher's can be handed in, as LAD does
+// for dense detectors), and `losses` chains the three with torchvision's names. Defaults are
+// torchvision 0.14's fasterrcnn_resnet50_fpn settings.
 import { cat, noGrad, type Tensor, tensor, tidy, zeros } from '../core/tensor.ts';
 import { Module } from '../nn/module.ts';
 import type { ResNet } from './backbones/resnet.ts';
@@ -11,13 +14,34 @@ import type { FPN } from './necks/fpn.ts';
 import type { AnchorGenerator } from './priors/anchors.ts';
 import type { MultiScaleRoIAlign } from './roi/multi-scale-roi-align.ts';
 import type { BoxHeadOutputs, Shared2FCBoxHead } from './roi-heads/bbox-head.ts';
+import { type FastRcnnLossOptions, fastRcnnLoss } from './roi-heads/loss.ts';
 import {
   postprocessDetections,
   type RoiDetections,
   type RoiPostprocessOptions,
 } from './roi-heads/postprocess.ts';
-import { type BackgroundIndex, backgroundLabel } from './roi-heads/sampling.ts';
-import { type FilterProposalsOptions, filterProposals, flattenRpnOutputs, type RpnHead } from './rpn/rpn.ts';
+import {
+  type BackgroundIndex,
+  type BatchSampledRois,
+  backgroundLabel,
+  type RoiSamplerOptions,
+  sampleRoisBatch,
+} from './roi-heads/sampling.ts';
+import {
+  type FilterProposalsOptions,
+  filterProposals,
+  flattenRpnOutputs,
+  type RpnAssignment,
+  type RpnAssignOptions,
+  type RpnHead,
+  type RpnLossOptions,
+  rpnAssign,
+  rpnEncode,
+  rpnLoss,
+  sampleRpnAnchors,
+} from './rpn/rpn.ts';
+import type { IndexSource } from './samplers/random-sampler.ts';
+import type { LossDict } from './types.ts';
 
 /** torchvision's GeneralizedRCNNTransform normalisation, on 0..1 images. */
 export const TORCHVISION_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
@@ -44,6 +68,47 @@ export interface TwoStageDetectorOptions {
   roiTest?: Omit<RoiPostprocessOptions, 'backgroundLabel'>;
   /** Background score column (default 'first', torchvision). */
   background?: BackgroundIndex;
+  /** Training proposals (default torchvision's: 2000 before and after NMS at 0.7, min size 1e-3). */
+  rpnTrain?: FilterProposalsOptions;
+  /** RPN anchor assignment (default MaxIoU 0.7 / 0.3 with torchvision's low-quality matches). */
+  rpnAssign?: RpnAssignOptions;
+  /** RPN sampler: anchors per image (256) and positive fraction (0.5). */
+  rpnSampler?: { batchSizePerImage?: number; positiveFraction?: number };
+  /** RPN loss (default smooth L1, beta 1/9). */
+  rpnLoss?: RpnLossOptions;
+  /** RoI sampling (default MaxIoU 0.5, 512 per image at 0.25 positive, GT appended). `background` is the detector's. */
+  roiSampler?: Omit<RoiSamplerOptions, 'background'>;
+  /** Fast R-CNN loss (default smooth L1, beta 1/9, divided by the sampled count). */
+  roiLoss?: Omit<FastRcnnLossOptions, 'backgroundLabel'>;
+}
+
+/** One image's ground truth: boxes [G, 4] xyxy in input pixels, labels [G] int64 contiguous 0..N-1. */
+export interface TwoStageGt {
+  boxes: Tensor;
+  labels: Tensor;
+}
+
+/** The random draws of a training step: the RPN's anchor sampler's and the RoI sampler's. */
+export interface TwoStageSources {
+  rpnSource: IndexSource;
+  roiSource: IndexSource;
+}
+
+/** The RPN's training targets of a batch, a value: per image its assignment, regression targets and sample. */
+export interface RpnTargets {
+  assignments: RpnAssignment[];
+  /** Per image [A, 4] regression targets of every anchor towards its matched box. */
+  targets: Tensor[];
+  /** Per image boolean masks [A] of the sampled positives and negatives. */
+  samples: { pos: Tensor; neg: Tensor }[];
+}
+
+/** torchvision's loss names. */
+export interface TwoStageLosses extends LossDict {
+  loss_objectness: Tensor;
+  loss_rpn_box_reg: Tensor;
+  loss_classifier: Tensor;
+  loss_box_reg: Tensor;
 }
 
 /** The named intermediates of the eval forward pass. */
@@ -75,6 +140,9 @@ export class TwoStageDetector extends Module {
   readonly std: readonly [number, number, number];
   readonly rpnTest: FilterProposalsOptions;
   readonly roiTest: RoiPostprocessOptions;
+  readonly rpnTrain: FilterProposalsOptions;
+  readonly background: BackgroundIndex;
+  private readonly o: TwoStageDetectorOptions;
 
   constructor(o: TwoStageDetectorOptions) {
     super();
@@ -90,6 +158,9 @@ export class TwoStageDetector extends Module {
     this.std = o.std ?? TORCHVISION_STD;
     this.rpnTest = o.rpnTest ?? { preNmsTopN: 1000, postNmsTopN: 1000 };
     this.roiTest = { ...o.roiTest, backgroundLabel: backgroundLabel(o.background ?? 'first', o.numClasses) };
+    this.rpnTrain = o.rpnTrain ?? { preNmsTopN: 2000, postNmsTopN: 2000 };
+    this.background = o.background ?? 'first';
+    this.o = o;
   }
 
   /** images [B, 3, H, W] -> (x - mean) / std per channel. */
@@ -102,8 +173,11 @@ export class TwoStageDetector extends Module {
     });
   }
 
-  /** The eval forward pass up to the proposals (every image of the batch is H x W). */
-  forward(images: Tensor): TwoStageForward {
+  /**
+   * The forward pass up to the proposals (every image of the batch is H x W), with the test
+   * proposal settings unless `settings` says 'train' (the proposals are detached either way).
+   */
+  forward(images: Tensor, settings: 'train' | 'test' = 'test'): TwoStageForward {
     return tidy(() => {
       const input = this.normalize(images);
       const backbone = this.backbone.forward(input);
@@ -120,7 +194,7 @@ export class TwoStageDetector extends Module {
         flat.deltas.detach(),
         pri.numPerLevel,
         sizes,
-        this.rpnTest,
+        settings === 'train' ? this.rpnTrain : this.rpnTest,
       );
       return { input, backbone, neck, rpn, anchors: pri.boxes, proposals };
     });
@@ -131,6 +205,74 @@ export class TwoStageDetector extends Module {
     return tidy(() => {
       const feats = this.roiAlign.forward(neck.slice(0, this.roiLevels), rois);
       return { feats, ...this.bboxHead.forward(feats) };
+    });
+  }
+
+  /** The RPN's assignment, regression targets and sample per image (no gradient), a value for `lossesFrom`. */
+  assignRpn(f: TwoStageForward, gts: readonly TwoStageGt[], source: IndexSource): RpnTargets {
+    return noGrad(() =>
+      tidy(() => {
+        const assignments = gts.map((g) => rpnAssign(f.anchors, g.boxes, this.o.rpnAssign));
+        return {
+          assignments,
+          targets: assignments.map((a) => rpnEncode(f.anchors, a.matchedBoxes)),
+          samples: assignments.map((a, i) =>
+            sampleRpnAnchors(a.labels, { ...this.o.rpnSampler, source, image: i }),
+          ),
+        };
+      }),
+    );
+  }
+
+  /** The sampled RoIs of a batch from the proposals plus the GT boxes (no gradient), a value for `lossesFrom`. */
+  sampleRoiTargets(f: TwoStageForward, gts: readonly TwoStageGt[], source: IndexSource): BatchSampledRois {
+    return sampleRoisBatch(
+      f.proposals.map((p) => p.boxes),
+      gts,
+      this.numClasses,
+      source,
+      { ...this.o.roiSampler, background: this.background },
+    );
+  }
+
+  /** The four losses from a forward pass and the two assignment values (either may be a teacher's). */
+  lossesFrom(f: TwoStageForward, rpn: RpnTargets, rois: BatchSampledRois): TwoStageLosses {
+    return tidy(() => {
+      const flat = flattenRpnOutputs(f.rpn.objectness, f.rpn.deltas);
+      const r = rpnLoss(
+        flat.objectness,
+        flat.deltas,
+        rpn.assignments.map((a) => a.labels),
+        rpn.targets,
+        rpn.samples,
+        this.o.rpnLoss,
+      );
+      const head = this.roiHead(f.neck, rois.rois);
+      const b = fastRcnnLoss(head.clsScore, head.bboxPred, rois.labels, rois.targets, {
+        ...this.o.roiLoss,
+        backgroundLabel: this.roiTest.backgroundLabel,
+      });
+      return {
+        loss_objectness: r.objectness,
+        loss_rpn_box_reg: r.box,
+        loss_classifier: b.lossCls,
+        loss_box_reg: b.lossBox,
+      };
+    });
+  }
+
+  /**
+   * images [B, 3, H, W] (0..1) and per image GT -> torchvision's four training losses: forward with
+   * the training proposal settings, assignRpn, sampleRoiTargets, lossesFrom.
+   */
+  losses(images: Tensor, gts: readonly TwoStageGt[], sources: TwoStageSources): TwoStageLosses {
+    if (gts.length !== images.size(0))
+      throw new RangeError(`TwoStageDetector.losses: ${gts.length} GT sets for ${images.size(0)} images`);
+    return tidy(() => {
+      const f = this.forward(images, 'train');
+      const rpn = this.assignRpn(f, gts, sources.rpnSource);
+      const rois = this.sampleRoiTargets(f, gts, sources.roiSource);
+      return this.lossesFrom(f, rpn, rois);
     });
   }
 
