@@ -33,6 +33,7 @@ import {
   flattenRpnOutputs,
   type RpnAssignment,
   type RpnAssignOptions,
+  type RpnCoderKind,
   type RpnHead,
   type RpnLossOptions,
   rpnAssign,
@@ -70,6 +71,8 @@ export interface TwoStageDetectorOptions {
   background?: BackgroundIndex;
   /** Training proposals (default torchvision's: 2000 before and after NMS at 0.7, min size 1e-3). */
   rpnTrain?: FilterProposalsOptions;
+  /** RPN box coder for proposals and regression targets (default 'torchvision'; a proposal setting's `coder` wins). */
+  rpnCoder?: RpnCoderKind;
   /** RPN anchor assignment (default MaxIoU 0.7 / 0.3 with torchvision's low-quality matches). */
   rpnAssign?: RpnAssignOptions;
   /** RPN sampler: anchors per image (256) and positive fraction (0.5). */
@@ -142,6 +145,7 @@ export class TwoStageDetector extends Module {
   readonly roiTest: RoiPostprocessOptions;
   readonly rpnTrain: FilterProposalsOptions;
   readonly background: BackgroundIndex;
+  readonly rpnCoder: RpnCoderKind;
   private readonly o: TwoStageDetectorOptions;
 
   constructor(o: TwoStageDetectorOptions) {
@@ -160,6 +164,7 @@ export class TwoStageDetector extends Module {
     this.roiTest = { ...o.roiTest, backgroundLabel: backgroundLabel(o.background ?? 'first', o.numClasses) };
     this.rpnTrain = o.rpnTrain ?? { preNmsTopN: 2000, postNmsTopN: 2000 };
     this.background = o.background ?? 'first';
+    this.rpnCoder = o.rpnCoder ?? 'torchvision';
     this.o = o;
   }
 
@@ -194,7 +199,7 @@ export class TwoStageDetector extends Module {
         flat.deltas.detach(),
         pri.numPerLevel,
         sizes,
-        settings === 'train' ? this.rpnTrain : this.rpnTest,
+        { coder: this.rpnCoder, ...(settings === 'train' ? this.rpnTrain : this.rpnTest) },
       );
       return { input, backbone, neck, rpn, anchors: pri.boxes, proposals };
     });
@@ -215,7 +220,7 @@ export class TwoStageDetector extends Module {
         const assignments = gts.map((g) => rpnAssign(f.anchors, g.boxes, this.o.rpnAssign));
         return {
           assignments,
-          targets: assignments.map((a) => rpnEncode(f.anchors, a.matchedBoxes)),
+          targets: assignments.map((a) => rpnEncode(f.anchors, a.matchedBoxes, this.rpnCoder)),
           samples: assignments.map((a, i) =>
             sampleRpnAnchors(a.labels, { ...this.o.rpnSampler, source, image: i }),
           ),
