@@ -53,6 +53,14 @@ export * as data from './data/index.ts';
 export { DenseDetector, IMAGENET_MEAN, IMAGENET_STD } from './detection/detector.ts';
 export { buildDetector } from './detection/models/build.ts';
 export * from './detection/models/config.ts';
+export * from './detection/models/faster-rcnn-presets.ts';
+export {
+  TwoStageDetector,
+  type TwoStageDetectorOptions,
+  type TwoStageForward,
+  type TwoStageGt,
+  type TwoStageLosses,
+} from './detection/two-stage.ts';
 export * from './distill/distiller.ts';
 export * from './distill/frozen.ts';
 export * from './distill/methods/features.ts';
