@@ -21,7 +21,7 @@ import { manualSeed } from '../../src/core/random.ts';
 import { loadCoco } from '../../src/data/coco.ts';
 import { SYNTH_CLASSES } from '../../src/data/synth/classes.ts';
 import { generateSynth } from '../../src/data/synth/generate.ts';
-import { buildDetector, type DetectorConfig } from '../../src/detection/models/build.ts';
+import { buildDetector, type DenseDetectorConfig } from '../../src/detection/models/build.ts';
 
 const { values } = parseArgs({
   options: {
@@ -47,7 +47,7 @@ if (!existsSync(join(dir, 'synth.json'))) {
 const val = await loadCoco({ annFile: join(dir, 'val.json'), imageDir: join(dir, 'images') });
 
 const numClasses = SYNTH_CLASSES.length;
-const models: { name: string; cfg: DetectorConfig }[] = [
+const models: { name: string; cfg: DenseDetectorConfig }[] = [
   {
     // recipes/tiny.ts's student.
     name: 'student GFL R18x0.25 FPN32 2conv 3lvl',

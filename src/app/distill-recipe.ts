@@ -60,7 +60,7 @@ export interface DistillRecipe extends DetectionRecipe {
   distill: DistillSpec;
 }
 
-export function defineDistillRecipe(r: DistillRecipe): DistillRecipe {
+export function defineDistillRecipe<R extends DistillRecipe>(r: R): R {
   return r;
 }
 

@@ -6,7 +6,7 @@ import { noGrad, tidy } from '../core/tensor.ts';
 import type { CocoDataset } from '../data/coco.ts';
 import { DetectionLoader } from '../data/loader.ts';
 import { evalTransforms, type ResizeSpec } from '../data/transforms.ts';
-import type { DenseDetector } from '../detection/detector.ts';
+import type { Detector } from '../detection/any-detector.ts';
 import { type CocoResultEntry, toCocoResults } from '../detection/postprocess.ts';
 import type { CocoEvalResult } from '../eval/coco-eval.ts';
 import { evaluateCoco } from '../eval/coco-eval.ts';
@@ -32,7 +32,7 @@ export interface DetectorEvaluation {
 
 /** Runs the detector over `ds` and scores it against `ds.annFile`. */
 export async function evaluateDetector(
-  det: DenseDetector,
+  det: Detector,
   ds: CocoDataset,
   o: EvaluateOptions,
 ): Promise<DetectorEvaluation> {

@@ -88,7 +88,7 @@ export function validateRecipe(r: unknown, where: string): void {
  * Identity with type checking, and the schema check at run time (`export const recipe =
  * defineRecipe({ ... })`): a mistake is reported against the file that calls it.
  */
-export function defineRecipe(r: DetectionRecipe): DetectionRecipe {
+export function defineRecipe<R extends DetectionRecipe>(r: R): R {
   validateRecipe(r, callerFile(defineRecipe) ?? `'${String(Reflect.get(r, 'name'))}'`);
   return r;
 }

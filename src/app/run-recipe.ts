@@ -11,7 +11,7 @@ import { noGrad, type Tensor, tidy, zeros } from '../core/tensor.ts';
 import { emptyReason } from '../data/coco.ts';
 import { DetectionLoader } from '../data/loader.ts';
 import { evalTransforms, type ResizeSpec, trainTransforms } from '../data/transforms.ts';
-import type { DenseDetector } from '../detection/detector.ts';
+import { type Detector, detectorLosses } from '../detection/any-detector.ts';
 import { buildDetector } from '../detection/models/build.ts';
 import { Distiller, inheritNeckAndHead } from '../distill/distiller.ts';
 import { Frozen } from '../distill/frozen.ts';
@@ -59,7 +59,7 @@ export interface RunResult {
   terms?: string[];
 }
 
-export function detectorFor(recipe: DetectionRecipe, data: RecipeDatasets): DenseDetector {
+export function detectorFor(recipe: DetectionRecipe, data: RecipeDatasets): Detector {
   const n = data.train.categories.size;
   if (recipe.model.numClasses !== n) {
     throw new DetkdError(
@@ -83,7 +83,7 @@ function macsInput(resize: ResizeSpec | null): [number, number] | null {
   return null;
 }
 
-export function studentMacs(det: DenseDetector, resize: ResizeSpec | null, device: string): number | null {
+export function studentMacs(det: Detector, resize: ResizeSpec | null, device: string): number | null {
   const hw = macsInput(resize);
   if (hw === null) return null;
   return noGrad(() =>
@@ -141,7 +141,7 @@ export function loadTeacher(
   checkpoint: string,
   device: string,
   log: (s: string) => void,
-): Frozen<DenseDetector> {
+): Frozen<Detector> {
   const tr = teacherOf(r).recipe;
   const teacher = detectorFor(tr, data);
   if (device !== 'cpu') teacher.to(device);
@@ -185,8 +185,8 @@ export async function runRecipe(recipe: DetectionRecipe, o: RunRecipeOptions): P
     `  student: ${recipe.model.kind}, ${(params / 1e6).toFixed(2)} M parameters${macs === null ? '' : `, ${(macs / 1e9).toFixed(3)} GMACs/image`}`,
   );
 
-  let module: DenseDetector | Distiller = student;
-  let losses: (b: Batch, ctx: TrainContext) => Record<string, Tensor> = (b) => student.losses(b);
+  let module: Detector | Distiller = student;
+  let losses: (b: Batch, ctx: TrainContext) => Record<string, Tensor> = (b) => detectorLosses(student, b);
   let teacherInfo: RunResult['teacher'];
   let termNames: string[] | undefined;
   let teacherName: string | undefined;

@@ -56,6 +56,8 @@ export interface DenseDetectorOptions {
 
 /** The named intermediates of one forward pass. */
 export interface DetectorForward {
+  /** Which detector kind made it (the `Detector` union's discriminant). */
+  kind: 'dense';
   /** Normalised input [B, 3, H, W]. */
   input: Tensor;
   /** Backbone maps C3..C5, finest first. */
@@ -78,6 +80,8 @@ export const IMAGENET_MEAN: readonly [number, number, number] = [123.675, 116.28
 export const IMAGENET_STD: readonly [number, number, number] = [58.395, 57.12, 57.375];
 
 export class DenseDetector extends Module {
+  /** The `Detector` union's discriminant. */
+  readonly detectorKind = 'dense' as const;
   readonly backbone: ResNet;
   readonly neck: FPN;
   readonly spec: HeadSpec;
@@ -103,6 +107,11 @@ export class DenseDetector extends Module {
 
   get head(): RetinaHead | ATSSHead | GFLHead | FCOSHead {
     return this.spec.head;
+  }
+
+  /** Stride of each neck level, finest first (the prior generator's). */
+  get neckStrides(): readonly number[] {
+    return this.spec.priors.strides;
   }
 
   /**
@@ -134,7 +143,7 @@ export class DenseDetector extends Module {
       const head = this.spec.head.forward(neck);
       const featSizes = neck.map((t) => [t.size(2), t.size(3)] as [number, number]);
       const priors = this.spec.priors.gridPriors(featSizes, images.device);
-      return { input, backbone, neck, head, priors };
+      return { kind: 'dense' as const, input, backbone, neck, head, priors };
     });
   }
 

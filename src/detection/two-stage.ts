@@ -9,8 +9,12 @@
 // torchvision 0.14's fasterrcnn_resnet50_fpn settings.
 import { cat, noGrad, type Tensor, tensor, tidy, zeros } from '../core/tensor.ts';
 import { Module } from '../nn/module.ts';
+import type { ImageMeta } from '../structures/instances.ts';
+import type { Batch } from '../structures/tensor-batch.ts';
 import type { ResNet } from './backbones/resnet.ts';
+import { dropDegenerateBoxes } from './detector.ts';
 import type { FPN } from './necks/fpn.ts';
+import { type DetectionResult, toOriginal } from './postprocess.ts';
 import type { AnchorGenerator } from './priors/anchors.ts';
 import type { MultiScaleRoIAlign } from './roi/multi-scale-roi-align.ts';
 import type { BoxHeadOutputs, Shared2FCBoxHead } from './roi-heads/bbox-head.ts';
@@ -41,7 +45,7 @@ import {
   rpnLoss,
   sampleRpnAnchors,
 } from './rpn/rpn.ts';
-import type { IndexSource } from './samplers/random-sampler.ts';
+import { type IndexSource, randpermSource } from './samplers/random-sampler.ts';
 import type { LossDict } from './types.ts';
 
 /** torchvision's GeneralizedRCNNTransform normalisation, on 0..1 images. */
@@ -114,8 +118,10 @@ export interface TwoStageLosses extends LossDict {
   loss_box_reg: Tensor;
 }
 
-/** The named intermediates of the eval forward pass. */
+/** The named intermediates of the forward pass. */
 export interface TwoStageForward {
+  /** Which detector kind made it (the `Detector` union's discriminant). */
+  kind: 'two-stage';
   /** Normalised input [B, 3, H, W]. */
   input: Tensor;
   /** Backbone maps, finest first. */
@@ -130,7 +136,20 @@ export interface TwoStageForward {
   proposals: { boxes: Tensor; scores: Tensor }[];
 }
 
+/**
+ * A training step's targets as one value: the RPN's assignment and the sampled RoIs, with the RoI
+ * head's outputs on those RoIs (what the box losses and RoI-level distillation taps read).
+ */
+export interface TwoStageTargets {
+  rpn: RpnTargets;
+  rois: BatchSampledRois;
+  /** The RoI head on `rois.rois`: pooled features [K, C, 7, 7], logits [K, N + 1], box deltas. */
+  head: { feats: Tensor } & BoxHeadOutputs;
+}
+
 export class TwoStageDetector extends Module {
+  /** The `Detector` union's discriminant. */
+  readonly detectorKind = 'two-stage' as const;
   readonly backbone: ResNet;
   readonly neck: FPN;
   readonly rpnHead: RpnHead;
@@ -168,31 +187,50 @@ export class TwoStageDetector extends Module {
     this.o = o;
   }
 
-  /** images [B, 3, H, W] -> (x - mean) / std per channel. */
-  normalize(images: Tensor): Tensor {
+  /** Stride of each neck level, finest first (the anchor generator's). */
+  get neckStrides(): readonly number[] {
+    return this.anchors.strides;
+  }
+
+  /**
+   * images [B, 3, H, W] -> (x - mean) / std per channel. With `metas`, the padding outside each
+   * image's imgShape is set back to zero after normalising (as DenseDetector and mmdet pad).
+   */
+  normalize(images: Tensor, metas: readonly ImageMeta[] | null = null): Tensor {
     return tidy(() => {
       const dev = images.device;
       const mean = tensor([...this.mean], { device: dev }).view(1, 3, 1, 1);
       const std = tensor([...this.std], { device: dev }).view(1, 3, 1, 1);
-      return images.sub(mean).div(std);
+      const x = images.sub(mean).div(std);
+      const [B, , H, W] = images.shape as [number, number, number, number];
+      if (metas === null || metas.every((m) => m.imgShape[0] === H && m.imgShape[1] === W)) return x;
+      const mask = zeros([B, 1, H, W], { device: dev });
+      metas.forEach((m, i) => {
+        mask.select(0, i).narrow(1, 0, m.imgShape[0]).narrow(2, 0, m.imgShape[1]).fill_(1);
+      });
+      return x.mul(mask);
     });
   }
 
   /**
-   * The forward pass up to the proposals (every image of the batch is H x W), with the test
-   * proposal settings unless `settings` says 'train' (the proposals are detached either way).
+   * The forward pass up to the proposals, with the test proposal settings unless `settings` says
+   * 'train' (the proposals are detached either way). Proposals are clipped to each image's
+   * imgShape when `metas` are given, else to the batch's H x W.
    */
-  forward(images: Tensor, settings: 'train' | 'test' = 'test'): TwoStageForward {
+  forward(
+    images: Tensor,
+    metas: readonly ImageMeta[] | null = null,
+    settings: 'train' | 'test' = 'test',
+  ): TwoStageForward {
     return tidy(() => {
-      const input = this.normalize(images);
+      const input = this.normalize(images, metas);
       const backbone = this.backbone.forward(input);
       const neck = this.neck.forward(backbone);
       const rpn = this.rpnHead.forward(neck);
       const featSizes = neck.map((t) => [t.size(2), t.size(3)] as [number, number]);
       const pri = this.anchors.gridPriors(featSizes, images.device);
       const flat = flattenRpnOutputs(rpn.objectness, rpn.deltas);
-      const [B, , H, W] = images.shape as [number, number, number, number];
-      const sizes = Array.from({ length: B }, () => [H, W] as [number, number]);
+      const sizes = imageSizes(images, metas);
       const proposals = filterProposals(
         pri.boxes,
         flat.objectness.detach(),
@@ -201,7 +239,7 @@ export class TwoStageDetector extends Module {
         sizes,
         { coder: this.rpnCoder, ...(settings === 'train' ? this.rpnTrain : this.rpnTest) },
       );
-      return { input, backbone, neck, rpn, anchors: pri.boxes, proposals };
+      return { kind: 'two-stage' as const, input, backbone, neck, rpn, anchors: pri.boxes, proposals };
     });
   }
 
@@ -240,8 +278,52 @@ export class TwoStageDetector extends Module {
     );
   }
 
-  /** The four losses from a forward pass and the two assignment values (either may be a teacher's). */
-  lossesFrom(f: TwoStageForward, rpn: RpnTargets, rois: BatchSampledRois): TwoStageLosses {
+  /**
+   * The training targets of a batch as one value: RPN assignment and sample, the sampled RoIs and
+   * the RoI head's outputs on them. The samplers draw from `sources` (default: the global
+   * generator, whose state checkpoints keep, so a resumed run draws what an uninterrupted one would).
+   */
+  trainTargets(f: TwoStageForward, gts: readonly TwoStageGt[], sources?: TwoStageSources): TwoStageTargets {
+    return tidy(() => {
+      const src = sources ?? { rpnSource: randpermSource(null), roiSource: randpermSource(null) };
+      const rpn = this.assignRpn(f, gts, src.rpnSource);
+      const rois = this.sampleRoiTargets(f, gts, src.roiSource);
+      return { rpn, rois, head: this.roiHead(f.neck, rois.rois) };
+    });
+  }
+
+  /**
+   * Ground truth of a detkd batch as the RPN and RoI head take it: boxes without area dropped (as
+   * DenseDetector.gts); crowd boxes (the batch's ignore boxes) take no part, as mmdet's RPN and RoI
+   * assigners with ignore_iof_thr -1 and torchvision (which drops them) do.
+   */
+  static gts(batch: Batch): TwoStageGt[] {
+    return batch.gtBoxes.map((boxes, i) => {
+      const g = dropDegenerateBoxes({ boxes, labels: batch.gtLabels[i]!, ignore: null });
+      return { boxes: g.boxes, labels: g.labels };
+    });
+  }
+
+  /** A detkd training batch -> the four losses (forward with training proposals, targets, losses). */
+  batchLosses(batch: Batch, sources?: TwoStageSources): TwoStageLosses {
+    return tidy(() => {
+      const f = this.forward(batch.images, batch.metas, 'train');
+      const gts = TwoStageDetector.gts(batch);
+      const t = this.trainTargets(f, gts, sources);
+      return this.lossesFrom(f, t.rpn, t.rois, t.head);
+    });
+  }
+
+  /**
+   * The four losses from a forward pass and the two assignment values (either may be a teacher's).
+   * `head`, the RoI head's outputs on `rois.rois`, is computed here unless given.
+   */
+  lossesFrom(
+    f: TwoStageForward,
+    rpn: RpnTargets,
+    rois: BatchSampledRois,
+    head?: BoxHeadOutputs,
+  ): TwoStageLosses {
     return tidy(() => {
       const flat = flattenRpnOutputs(f.rpn.objectness, f.rpn.deltas);
       const r = rpnLoss(
@@ -252,8 +334,8 @@ export class TwoStageDetector extends Module {
         rpn.samples,
         this.o.rpnLoss,
       );
-      const head = this.roiHead(f.neck, rois.rois);
-      const b = fastRcnnLoss(head.clsScore, head.bboxPred, rois.labels, rois.targets, {
+      const h = head ?? this.roiHead(f.neck, rois.rois);
+      const b = fastRcnnLoss(h.clsScore, h.bboxPred, rois.labels, rois.targets, {
         ...this.o.roiLoss,
         backgroundLabel: this.roiTest.backgroundLabel,
       });
@@ -274,19 +356,22 @@ export class TwoStageDetector extends Module {
     if (gts.length !== images.size(0))
       throw new RangeError(`TwoStageDetector.losses: ${gts.length} GT sets for ${images.size(0)} images`);
     return tidy(() => {
-      const f = this.forward(images, 'train');
+      const f = this.forward(images, null, 'train');
       const rpn = this.assignRpn(f, gts, sources.rpnSource);
       const rois = this.sampleRoiTargets(f, gts, sources.roiSource);
       return this.lossesFrom(f, rpn, rois);
     });
   }
 
-  /** images [B, 3, H, W] -> per image detections (labels are score columns; background excluded). */
-  detect(images: Tensor): RoiDetections[] {
+  /**
+   * images [B, 3, H, W] -> per image detections in input pixels, clipped to each image's imgShape
+   * (or H x W without metas). Labels are score columns; background excluded.
+   */
+  detect(images: Tensor, metas: readonly ImageMeta[] | null = null): RoiDetections[] {
     return noGrad(() =>
       tidy(() => {
-        const f = this.forward(images);
-        const [, , H, W] = images.shape as [number, number, number, number];
+        const f = this.forward(images, metas);
+        const sizes = imageSizes(images, metas);
         const rois = cat(
           f.proposals.map((p, i) =>
             cat(
@@ -298,13 +383,13 @@ export class TwoStageDetector extends Module {
         );
         const out = this.roiHead(f.neck, rois);
         let start = 0;
-        return f.proposals.map((p) => {
+        return f.proposals.map((p, i) => {
           const n = p.boxes.size(0);
           const r = postprocessDetections(
             out.clsScore.narrow(0, start, n),
             out.bboxPred.narrow(0, start, n),
             p.boxes,
-            [H, W],
+            sizes[i]!,
             this.roiTest,
           );
           start += n;
@@ -313,4 +398,25 @@ export class TwoStageDetector extends Module {
       }),
     );
   }
+
+  /** Detections per image in original-image pixels, labels 0..N-1 (as DenseDetector.predict). */
+  predict(images: Tensor, metas: readonly ImageMeta[]): DetectionResult[] {
+    return noGrad(() =>
+      tidy(() => {
+        const shift = this.background === 'first' ? 1 : 0;
+        return this.detect(images, metas).map((d, i) => ({
+          boxes: toOriginal(d.boxes, metas[i]!),
+          scores: d.scores,
+          labels: shift === 0 ? d.labels : d.labels.sub(shift),
+        }));
+      }),
+    );
+  }
+}
+
+/** [h, w] per image: each meta's imgShape, or the batch's H x W for every image. */
+function imageSizes(images: Tensor, metas: readonly ImageMeta[] | null): [number, number][] {
+  const [B, , H, W] = images.shape as [number, number, number, number];
+  if (metas !== null) return metas.map((m) => [m.imgShape[0], m.imgShape[1]]);
+  return Array.from({ length: B }, () => [H, W]);
 }

@@ -1,8 +1,10 @@
 // The Distiller: a frozen teacher, the student, and a list of distillation terms, trained by the
 // generic Trainer as a Task (checkpoints, exact resume, progress, JSONL logs and the NaN guard come
-// from there). One step: teacher forward (eval, no-grad) -> student forward -> assignment (the
-// student's own, or one computed from the teacher: LAD) -> the student's head losses -> each
-// term's loss times its schedule, its weight and its part's weight. Loss parts are logged
+// from there). Either may be a dense or a two-stage detector, in any pairing; each term says which
+// kinds it takes and the Distiller refuses a pair it does not. One step: teacher forward (eval,
+// no-grad) -> student forward -> the student's targets (a dense student's assignment, its own or
+// one computed from the teacher: LAD; a two-stage student's RPN targets and sampled RoIs) -> the
+// student's own losses -> each term's loss times its schedule, its weight and its part's weight. Loss parts are logged
 // separately (loss_ld_main, loss_fgd_fg, ...), weighted.
 //
 // The student and the learnable distillation modules (adapters, FGD's GcBlocks) are registered
@@ -10,18 +12,20 @@
 // a `Frozen`), and the exported deliverable is the student alone.
 import { DetkdError } from '../core/errors.ts';
 import { type Tensor, tidy, zeros } from '../core/tensor.ts';
+import { type Detector, FAMILY_NAMES, forwardFor } from '../detection/any-detector.ts';
 import type { GtTargets } from '../detection/assigners/types.ts';
 import { type BatchAssignment, DenseDetector, type DetectorForward } from '../detection/detector.ts';
+import { TwoStageDetector } from '../detection/two-stage.ts';
 import { ModuleList } from '../nn/containers.ts';
 import { Module } from '../nn/module.ts';
 import type { Batch } from '../structures/tensor-batch.ts';
 import type { TrainContext } from '../train/task.ts';
 import type { Frozen } from './frozen.ts';
-import { type AnyTerm, type DistillContext, lossKey, scheduleFactor } from './term.ts';
+import { type AnyTerm, type DistillContext, lossKey, pairMismatch, scheduleFactor } from './term.ts';
 
 /**
  * Computes the assignment the student trains on from the teacher's forward pass (LAD). Runs
- * without gradients.
+ * without gradients. Dense student and teacher only.
  */
 export type TeacherAssignment = (
   teacher: DetectorForward,
@@ -30,17 +34,17 @@ export type TeacherAssignment = (
 ) => BatchAssignment;
 
 export interface DistillerOptions {
-  student: DenseDetector;
+  student: Detector;
   /** Owned by the distiller from here on (disposed with it). */
-  teacher: Frozen<DenseDetector>;
+  teacher: Frozen<Detector>;
   terms: readonly AnyTerm[];
   /** Where the student's assignment comes from (default: its own assigner). */
   assignment?: TeacherAssignment;
 }
 
 export class Distiller extends Module {
-  readonly student: DenseDetector;
-  readonly teacher: Frozen<DenseDetector>;
+  readonly student: Detector;
+  readonly teacher: Frozen<Detector>;
   readonly terms: readonly AnyTerm[];
   readonly teacherAssignment: TeacherAssignment | undefined;
 
@@ -52,6 +56,16 @@ export class Distiller extends Module {
     for (const t of o.terms) {
       if (names.has(t.name)) throw new DetkdError(`distiller: two terms are named '${t.name}'`);
       names.add(t.name);
+      const why = pairMismatch(t.name, t.kinds, o);
+      if (why !== null) throw new DetkdError(why);
+    }
+    if (o.assignment !== undefined) {
+      const t = o.teacher.peek((m) => m.detectorKind);
+      if (o.student.detectorKind !== 'dense' || t !== 'dense') {
+        throw new DetkdError(
+          `distiller: a teacher assignment (LAD) needs a dense student and teacher; student is ${FAMILY_NAMES[o.student.detectorKind]}, teacher ${FAMILY_NAMES[t]}`,
+        );
+      }
     }
     this.terms = [...o.terms];
     // Learnable modules of all terms, under `distill.<i>` (excluded from the exported student).
@@ -64,21 +78,24 @@ export class Distiller extends Module {
   losses(batch: Batch, tctx: TrainContext): Record<string, Tensor> {
     return tidy(() => {
       const gts = DenseDetector.gts(batch);
-      const teacher = this.teacher.run((t) => t.forward(batch.images, batch.metas));
-      const student = this.student.forward(batch.images, batch.metas);
-      const assignment = this.teacherAssignment
-        ? this.teacherAssignment(teacher, gts, student)
-        : this.student.assign(student, gts);
-      const out: Record<string, Tensor> = { ...this.student.headLosses(student, gts, assignment) };
-      const ctx: DistillContext = {
-        batch,
-        gts,
-        student,
-        teacher,
-        assignment,
-        studentModel: this.student,
-        iter: tctx.iter,
-      };
+      const teacher = this.teacher.run((t) => forwardFor(t, batch, 'teacher'));
+      const s = this.student;
+      const common = { batch, gts, teacher, teacherModel: this.teacher, iter: tctx.iter };
+      let out: Record<string, Tensor>;
+      let ctx: DistillContext;
+      if (s.detectorKind === 'dense') {
+        const student = s.forward(batch.images, batch.metas);
+        const assignment = this.teacherAssignment
+          ? this.teacherAssignment(teacher as DetectorForward, gts, student)
+          : s.assign(student, gts);
+        out = { ...s.headLosses(student, gts, assignment) };
+        ctx = { ...common, student, assignment, studentModel: s };
+      } else {
+        const student = s.forward(batch.images, batch.metas, 'train');
+        const targets = s.trainTargets(student, TwoStageDetector.gts(batch));
+        out = { ...s.lossesFrom(student, targets.rpn, targets.rois, targets.head) };
+        ctx = { ...common, student, assignment: targets, studentModel: s };
+      }
       for (const term of this.terms) {
         const f = scheduleFactor(term.schedule, tctx.iter) * term.weight;
         if (f === 0) {
@@ -111,12 +128,22 @@ export class Distiller extends Module {
   }
 }
 
+const INHERITED = ['neck.', 'bbox_head.', 'rpn_head.'];
+const inherited = (k: string): boolean => INHERITED.some((p) => k.startsWith(p));
+
 /**
- * "Inherit" (FGD's, PGD's and ICD's default): copies the teacher's neck and head weights into the student.
- * All-or-nothing: if any neck/head tensor is missing or differs in shape, nothing is copied and
- * the error lists the mismatches (a partial copy silently changes what the student starts from).
+ * "Inherit" (FGD's, PGD's and ICD's default): copies the teacher's neck and head weights (a
+ * two-stage pair's RPN and box heads too) into a student of the same kind. All-or-nothing: if any
+ * neck/head tensor is missing or differs in shape, nothing is copied and the error lists the
+ * mismatches (a partial copy silently changes what the student starts from).
  */
-export function inheritNeckAndHead(student: DenseDetector, teacher: Frozen<DenseDetector>): number {
+export function inheritNeckAndHead(student: Detector, teacher: Frozen<Detector>): number {
+  const tk = teacher.peek((t) => t.detectorKind);
+  if (tk !== student.detectorKind) {
+    throw new DetkdError(
+      `inherit copies the teacher's neck and heads into a student of the same kind; the teacher is ${FAMILY_NAMES[tk]}, the student ${FAMILY_NAMES[student.detectorKind]}; turn 'inherit' off`,
+    );
+  }
   return teacher.peek((tm) =>
     tidy(() => {
       const src = tm.stateDict();
@@ -124,7 +151,7 @@ export function inheritNeckAndHead(student: DenseDetector, teacher: Frozen<Dense
       const take = new Map<string, Tensor>();
       const problems: string[] = [];
       for (const [k, d] of dst) {
-        if (!k.startsWith('neck.') && !k.startsWith('bbox_head.')) continue;
+        if (!inherited(k)) continue;
         const s = src.get(k);
         if (s === undefined) problems.push(`'${k}' missing in the teacher`);
         else if (s.shape.join(',') !== d.shape.join(',')) {
@@ -132,8 +159,7 @@ export function inheritNeckAndHead(student: DenseDetector, teacher: Frozen<Dense
         } else take.set(k, s);
       }
       for (const k of src.keys()) {
-        if ((k.startsWith('neck.') || k.startsWith('bbox_head.')) && !dst.has(k))
-          problems.push(`'${k}' missing in the student`);
+        if (inherited(k) && !dst.has(k)) problems.push(`'${k}' missing in the student`);
       }
       if (problems.length > 0) {
         const head = problems.slice(0, 4).join('; ');

@@ -3,6 +3,7 @@
 // (mmrazor's recorders). Each works on either side (student or teacher).
 import { DetkdError } from '../core/errors.ts';
 import type { Tensor } from '../core/tensor.ts';
+import type { DetectorFamily } from '../detection/any-detector.ts';
 import type { DetectorForward } from '../detection/detector.ts';
 import { flattenLevels } from '../detection/heads/losses.ts';
 import type { Tap } from './term.ts';
@@ -17,13 +18,13 @@ function pick(levels: readonly Tensor[], which: readonly number[] | undefined, w
   });
 }
 
-/** FPN outputs P3.. (finest first), optionally a subset by index: [B, C, H_l, W_l] each. */
-export function fpn(levels?: readonly number[]): Tap<Tensor[]> {
+/** FPN outputs (finest first; either detector kind), optionally a subset by index: [B, C, H_l, W_l] each. */
+export function fpn(levels?: readonly number[]): Tap<Tensor[], DetectorFamily> {
   return (f) => pick(f.neck, levels, 'fpn');
 }
 
-/** Backbone outputs C3..C5: [B, C_l, H_l, W_l] each. */
-export function backboneLevels(levels?: readonly number[]): Tap<Tensor[]> {
+/** Backbone outputs (finest first; either detector kind): [B, C_l, H_l, W_l] each. */
+export function backboneLevels(levels?: readonly number[]): Tap<Tensor[], DetectorFamily> {
   return (f) => pick(f.backbone, levels, 'backbone');
 }
 

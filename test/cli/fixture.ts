@@ -10,10 +10,10 @@ import { saveStateDict } from '../../src/core/serialize.ts';
 import { dispose, noGrad } from '../../src/core/tensor.ts';
 import { encodeJpeg, encodePng, type RgbImage } from '../../src/data/decode.ts';
 import type { DenseDetector } from '../../src/detection/detector.ts';
-import { buildDetector, type DetectorConfig } from '../../src/detection/models/build.ts';
+import { buildDetector, type DenseDetectorConfig } from '../../src/detection/models/build.ts';
 import { CHECKPOINT_FORMAT, type JsonValue, writeModel } from '../../src/train/checkpoint.ts';
 
-export const MODEL: DetectorConfig = {
+export const MODEL: DenseDetectorConfig = {
   kind: 'gfl',
   numClasses: 2,
   backbone: { depth: 18, widthMultiplier: 0.125, norm: 'gn' },

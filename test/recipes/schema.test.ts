@@ -103,12 +103,35 @@ describe('detection recipe schema', () => {
       [
         'recipe r.ts:',
         "  - 'data.resize.kind' must be one of 'keepRatio', 'fixed', got a string (\"square\")",
-        "  - 'model.kind' must be one of 'retina', 'atss', 'gfl', 'fcos', got a string (\"yolo\")",
-        "  - 'model.backbone.depth' must be one of 18, 34, 50, 101, got a number (19)",
+        "  - 'model.kind' must be one of 'retina', 'atss', 'gfl', 'fcos', 'faster-rcnn', got a string (\"yolo\")",
         '  - \'train.optimizer.lr\' must be number, got a string ("0.02")',
         "  - 'train.evalInterval' must be > 0, got a number (0)",
         "  - 'train.progress' must be one of 'auto', 'bar', 'lines', 'off', got a string (\"bars\")",
       ].join('\n'),
+    );
+  });
+
+  test("a model's keys are checked against its kind's: dense and faster-rcnn each have their own", () => {
+    const bad = { ...RECIPE.model, backbone: { depth: 19 } };
+    assert.equal(
+      problems({ ...RECIPE, model: bad }),
+      "recipe r.ts: 'model.backbone.depth' must be one of 18, 34, 50, 101, got a number (19)",
+    );
+    const frcnn = {
+      kind: 'faster-rcnn',
+      numClasses: 3,
+      backbone: { depth: 18 },
+      channels: 32,
+      stackedConvs: 2,
+    };
+    assert.match(problems({ ...RECIPE, model: frcnn }), /unknown key 'model\.stackedConvs'/);
+    const { stackedConvs: _s, ...ok } = frcnn;
+    assert.doesNotThrow(() =>
+      validateRecipe({ ...RECIPE, model: { ...ok, levels: { first: 2, count: 4 } } }, 'r.ts'),
+    );
+    assert.match(
+      problems({ ...RECIPE, model: { ...ok, levels: { first: 4, count: 4 } } }),
+      /'model\.levels\.first' must be one of 2, 3/,
     );
   });
 

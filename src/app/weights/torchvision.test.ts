@@ -216,7 +216,7 @@ test('TwoStageDetector.losses: an image without GT trains as all background, wit
     });
     // one image, no GT: no positive anywhere, so both box losses are exactly 0
     const one = images.narrow(0, 0, 1);
-    const f = det.forward(one, 'train');
+    const f = det.forward(one, null, 'train');
     const rois = det.sampleRoiTargets(f, [noGt], sources().roiSource);
     assert.ok(rois.labels.eq(0).all().item(), 'every sampled RoI is background');
     assert.deepEqual(rois.numPosPerImage, [0]);

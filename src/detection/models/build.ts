@@ -2,6 +2,7 @@
 // the from-scratch settings detkd's recipes use (GN in FPN and heads; GN or train-mode BN in the
 // backbone; no frozen stages). Recipes call these; a variant spreads and overrides the options.
 import { DetkdError } from '../../core/errors.ts';
+import type { Detector } from '../any-detector.ts';
 import { AtssAssigner } from '../assigners/atss.ts';
 import { MaxIoUAssigner } from '../assigners/max-iou.ts';
 import { PaaAssigner } from '../assigners/paa.ts';
@@ -12,12 +13,14 @@ import { ATSSHead, FCOSHead, GFLHead, RetinaHead } from '../heads/heads.ts';
 import { FPN } from '../necks/fpn.ts';
 import { atssAnchors, retinaAnchors } from '../priors/anchors.ts';
 import { fcosPoints } from '../priors/points.ts';
-import type { DetectorConfig } from './config.ts';
+import type { TwoStageDetector } from '../two-stage.ts';
+import type { DenseDetectorConfig, DetectorConfig, FasterRcnnConfig } from './config.ts';
+import { buildFasterRcnnFromConfig } from './faster-rcnn-presets.ts';
 
 // The configuration is a zod schema (config.ts): recipes are validated with it at load.
-export type { DetectorConfig, DetectorKind } from './config.ts';
+export type { DenseDetectorConfig, DetectorConfig, DetectorKind, FasterRcnnConfig } from './config.ts';
 
-function singleAnchorAssigner(cfg: DetectorConfig): Assigner {
+function singleAnchorAssigner(cfg: DenseDetectorConfig): Assigner {
   switch (cfg.assigner ?? 'atss') {
     case 'atss':
       return new AtssAssigner({ topk: 9 });
@@ -26,7 +29,15 @@ function singleAnchorAssigner(cfg: DetectorConfig): Assigner {
   }
 }
 
-export function buildDetector(cfg: DetectorConfig): DenseDetector {
+/** The detector a recipe's `model` section describes: a dense detector or a Faster R-CNN. */
+export function buildDetector(cfg: DenseDetectorConfig): DenseDetector;
+export function buildDetector(cfg: FasterRcnnConfig): TwoStageDetector;
+export function buildDetector(cfg: DetectorConfig): Detector;
+export function buildDetector(cfg: DetectorConfig): Detector {
+  return cfg.kind === 'faster-rcnn' ? buildFasterRcnnFromConfig(cfg) : buildDenseDetector(cfg);
+}
+
+function buildDenseDetector(cfg: DenseDetectorConfig): DenseDetector {
   if ((cfg.assigner !== undefined || cfg.paa !== undefined) && cfg.kind !== 'atss' && cfg.kind !== 'gfl') {
     throw new DetkdError(
       `model.assigner: only 'atss' and 'gfl' detectors take an assigner option (single square anchor); this one is '${cfg.kind}'`,

@@ -46,16 +46,20 @@ export const paaConfigSchema = z.strictObject({
     .optional(),
 });
 
-export const detectorConfigSchema = z.strictObject({
+const backboneSchema = z.strictObject({
+  depth: z.literal([18, 34, 50, 101]),
+  widthMultiplier: z.number().positive().optional(),
+  norm: normKind.optional(),
+  frozenStages: z.number().int().optional(),
+  normEval: z.boolean().optional(),
+});
+
+const normalizeSchema = z.strictObject({ mean: triple, std: triple });
+
+export const denseConfigSchema = z.strictObject({
   kind: z.enum(['retina', 'atss', 'gfl', 'fcos']),
   numClasses: z.number().int().positive(),
-  backbone: z.strictObject({
-    depth: z.literal([18, 34, 50, 101]),
-    widthMultiplier: z.number().positive().optional(),
-    norm: normKind.optional(),
-    frozenStages: z.number().int().optional(),
-    normEval: z.boolean().optional(),
-  }),
+  backbone: backboneSchema,
   /** FPN and head channels (mmdet: 256). */
   channels: z.number().int().positive(),
   /** FPN levels from P3 (default 5: P3..P7). */
@@ -86,9 +90,76 @@ export const detectorConfigSchema = z.strictObject({
    * Input normalisation, RGB per channel (default mmdet's ImageNet mean/std). A teacher and a
    * student may differ here: each normalises the raw batch itself.
    */
-  normalize: z.strictObject({ mean: triple, std: triple }).optional(),
+  normalize: normalizeSchema.optional(),
 });
 
+const proposalCounts = z.strictObject({
+  /** Top proposals per level before NMS. */
+  preNms: z.number().int().positive().optional(),
+  /** Proposals per image after NMS. */
+  postNms: z.number().int().positive().optional(),
+});
+
+/**
+ * Faster R-CNN: ResNet + FPN + RPN + Shared2FC RoI head (docs/two-stage.md). Every setting not
+ * given comes from the preset ('mmdet' by default, or 'torchvision'); the knobs here are the ones a
+ * dataset calls for (levels and anchor sizes for small objects, widths, sample and proposal counts).
+ */
+export const fasterRcnnConfigSchema = z.strictObject({
+  kind: z.literal('faster-rcnn'),
+  /** Which library's defaults (default 'mmdet'). */
+  preset: z.enum(['mmdet', 'torchvision']).optional(),
+  numClasses: z.number().int().positive(),
+  backbone: backboneSchema,
+  /** FPN width (the RPN and RoIAlign run on it). */
+  channels: z.number().int().positive(),
+  /** FPN levels: the first (2 = P2, stride 4; 3 = P3, stride 8) and how many (default P2..P6). */
+  levels: z
+    .strictObject({
+      first: z.literal([2, 3]),
+      count: z.number().int().min(1).max(5),
+    })
+    .optional(),
+  /** Levels RoIs are pooled from, finest first (default those from the backbone: P2..P5 of P2..P6). */
+  roiLevels: z.number().int().positive().optional(),
+  /** Anchor size per level in input pixels (default 8 x stride: 32..512 on P2..P6). */
+  anchorSizes: z.array(z.number().positive()).optional(),
+  /** Norm in the FPN: 'gn' for from-scratch training (default), or null (the references). */
+  neckNorm: normKind.nullable().optional(),
+  /** Width of the box head's two fully connected layers (default 1024). */
+  fcChannels: z.number().int().positive().optional(),
+  rpn: z
+    .strictObject({
+      train: proposalCounts.optional(),
+      test: proposalCounts.optional(),
+      /** Anchors sampled per image for the RPN loss (256) and their positive share (0.5). */
+      samples: z.number().int().positive().optional(),
+      positiveFraction: z.number().positive().max(1).optional(),
+    })
+    .optional(),
+  roi: z
+    .strictObject({
+      /** RoIs sampled per image for the box head (512) and their positive share (0.25). */
+      samples: z.number().int().positive().optional(),
+      positiveFraction: z.number().positive().max(1).optional(),
+    })
+    .optional(),
+  /** Test-time detections: score threshold (0.05), class-wise NMS IoU (0.5), per image (100). */
+  postprocess: z
+    .strictObject({
+      scoreThr: z.number().optional(),
+      iouThr: z.number().optional(),
+      maxPerImg: z.number().int().positive().optional(),
+    })
+    .optional(),
+  /** Input normalisation on 0..255 RGB (default ImageNet mean / std, as both presets). */
+  normalize: normalizeSchema.optional(),
+});
+
+export const detectorConfigSchema = z.discriminatedUnion('kind', [denseConfigSchema, fasterRcnnConfigSchema]);
+
+export type DenseDetectorConfig = z.infer<typeof denseConfigSchema>;
+export type FasterRcnnConfig = z.infer<typeof fasterRcnnConfigSchema>;
 export type DetectorConfig = z.infer<typeof detectorConfigSchema>;
 export type DetectorKind = DetectorConfig['kind'];
 

@@ -3,6 +3,7 @@
 // (docs/two-stage.md, "Presets"). `buildFasterRcnn` routes each setting into the part that uses it.
 // The mmdet preset is the default for recipes (DEFAULT_FASTER_RCNN_PRESET).
 import type { Generator } from '../../core/random.ts';
+import type { NormKind } from '../backbones/norm.ts';
 import { ResNet, type ResNetOptions } from '../backbones/resnet.ts';
 import { FPN } from '../necks/fpn.ts';
 import { rpnAnchors } from '../priors/anchors.ts';
@@ -19,6 +20,7 @@ import {
   type RpnLossOptions,
 } from '../rpn/rpn.ts';
 import { TwoStageDetector, type TwoStageDetectorOptions } from '../two-stage.ts';
+import type { FasterRcnnConfig } from './config.ts';
 
 export type FasterRcnnPresetName = 'torchvision' | 'mmdet';
 
@@ -153,8 +155,14 @@ export interface BuildFasterRcnnOptions {
   fpnChannels?: number;
   /** Box head fc width (default the preset's 1024). */
   fcOutChannels?: number;
-  /** Anchor sizes per level (default the preset's, 8 x stride). */
+  /** Anchor sizes per level (default 8 x stride: the preset's on P2..P6). */
   anchorSizes?: readonly number[];
+  /** FPN levels: first (2 = P2, stride 4) and count (default P2..P6); extra levels by max-pool. */
+  levels?: { first: 2 | 3; count: number };
+  /** Levels RoIs are pooled from, finest first (default the ones from the backbone: P2..P5 of P2..P6). */
+  roiLevels?: number;
+  /** FPN norm (default none, as the references; GN for from-scratch training). */
+  neckNorm?: NormKind | null;
   generator?: Generator | null;
   overrides?: FasterRcnnOverrides;
 }
@@ -164,19 +172,40 @@ export function buildFasterRcnn(o: BuildFasterRcnnOptions): TwoStageDetector {
   const p =
     typeof o.preset === 'object' ? o.preset : FASTER_RCNN_PRESETS[o.preset ?? DEFAULT_FASTER_RCNN_PRESET];
   const fpn = o.fpnChannels ?? p.fpnChannels;
+  const { first, count } = o.levels ?? { first: 2, count: 5 };
+  if (!Number.isInteger(count) || count < 1 || count > 5)
+    throw new RangeError(`buildFasterRcnn: levels.count ${count} is not 1..5`);
+  // Level P_k comes from ResNet stage k - 1 (C_k, stride 2^k); levels past C5 are max-pooled.
+  const lastStage = Math.min(4, first - 1 + count - 1);
+  const stages = Array.from({ length: lastStage - first + 2 }, (_, i) => first - 1 + i);
+  const strides = Array.from({ length: count }, (_, i) => 2 ** (first + i));
+  const roiLevels = o.roiLevels ?? stages.length;
+  if (!Number.isInteger(roiLevels) || roiLevels < 1 || roiLevels > count)
+    throw new RangeError(`buildFasterRcnn: roiLevels ${roiLevels} is not 1..${count} (the FPN's levels)`);
+  const sizes = o.anchorSizes ?? strides.map((s) => 8 * s);
+  if (sizes.length !== count)
+    throw new RangeError(`buildFasterRcnn: ${sizes.length} anchor sizes for ${count} FPN levels`);
   const backbone = new ResNet({
     depth: 50,
-    outIndices: [1, 2, 3, 4],
+    outIndices: stages,
     ...(o.generator !== undefined ? { generator: o.generator } : {}),
     ...o.backbone,
   });
   return new TwoStageDetector({
     backbone,
-    neck: new FPN({ inChannels: backbone.outChannels, outChannels: fpn, numOuts: 5, addExtraConvs: false }),
+    neck: new FPN({
+      inChannels: backbone.outChannels,
+      outChannels: fpn,
+      numOuts: count,
+      ...(stages.length > count ? { endLevel: count } : {}),
+      addExtraConvs: false,
+      norm: o.neckNorm ?? null,
+    }),
     rpnHead: new RpnHead(fpn, 3, { initStd: p.rpnInitStd }),
-    anchors: rpnAnchors({ strides: p.strides, sizes: o.anchorSizes ?? p.sizes, rounded: p.anchorsRounded }),
+    anchors: rpnAnchors({ strides, sizes, rounded: p.anchorsRounded }),
+    roiLevels,
     roiAlign: new MultiScaleRoIAlign({
-      featmapStrides: p.strides.slice(0, 4),
+      featmapStrides: strides.slice(0, roiLevels),
       outputSize: 7,
       samplingRatio: p.roiAlign.samplingRatio,
       aligned: p.roiAlign.aligned,
@@ -204,5 +233,52 @@ export function buildFasterRcnn(o: BuildFasterRcnnOptions): TwoStageDetector {
     roiLoss: p.roiLoss,
     roiTest: p.roiTest,
     ...o.overrides,
+  });
+}
+
+/** The Faster R-CNN a recipe's `model` section describes (`kind: 'faster-rcnn'`), on 0..255 images. */
+export function buildFasterRcnnFromConfig(cfg: FasterRcnnConfig): TwoStageDetector {
+  const p = FASTER_RCNN_PRESETS[cfg.preset ?? DEFAULT_FASTER_RCNN_PRESET];
+  const count = (o: { preNms?: number; postNms?: number } | undefined, base: FilterProposalsOptions) => ({
+    ...base,
+    ...(o?.preNms !== undefined ? { preNmsTopN: o.preNms } : {}),
+    ...(o?.postNms !== undefined ? { postNmsTopN: o.postNms } : {}),
+  });
+  const norm = cfg.normalize ?? {
+    mean: p.mean.map((v) => v * 255) as [number, number, number],
+    std: p.std.map((v) => v * 255) as [number, number, number],
+  };
+  const pp = cfg.postprocess;
+  return buildFasterRcnn({
+    preset: p,
+    numClasses: cfg.numClasses,
+    backbone: cfg.backbone,
+    fpnChannels: cfg.channels,
+    ...(cfg.fcChannels !== undefined ? { fcOutChannels: cfg.fcChannels } : {}),
+    ...(cfg.anchorSizes !== undefined ? { anchorSizes: cfg.anchorSizes } : {}),
+    ...(cfg.levels !== undefined ? { levels: cfg.levels } : {}),
+    ...(cfg.roiLevels !== undefined ? { roiLevels: cfg.roiLevels } : {}),
+    neckNorm: cfg.neckNorm === undefined ? 'gn' : cfg.neckNorm,
+    overrides: {
+      mean: norm.mean,
+      std: norm.std,
+      rpnTrain: count(cfg.rpn?.train, p.rpnTrain),
+      rpnTest: count(cfg.rpn?.test, p.rpnTest),
+      rpnSampler: {
+        batchSizePerImage: cfg.rpn?.samples ?? p.rpnSampler.batchSizePerImage,
+        positiveFraction: cfg.rpn?.positiveFraction ?? p.rpnSampler.positiveFraction,
+      },
+      roiSampler: {
+        ...p.roiSampler,
+        ...(cfg.roi?.samples !== undefined ? { batchSizePerImage: cfg.roi.samples } : {}),
+        ...(cfg.roi?.positiveFraction !== undefined ? { positiveFraction: cfg.roi.positiveFraction } : {}),
+      },
+      roiTest: {
+        ...p.roiTest,
+        ...(pp?.scoreThr !== undefined ? { scoreThr: pp.scoreThr } : {}),
+        ...(pp?.iouThr !== undefined ? { nmsThr: pp.iouThr } : {}),
+        ...(pp?.maxPerImg !== undefined ? { maxDetections: pp.maxPerImg } : {}),
+      },
+    },
   });
 }

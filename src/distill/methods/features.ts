@@ -4,13 +4,14 @@
 // use 256 channels on both sides and need none); FGD has its own align conv, as the reference.
 import { DetkdError } from '../../core/errors.ts';
 import { type Tensor, tidy } from '../../core/tensor.ts';
+import type { DetectorFamily } from '../../detection/any-detector.ts';
 import { channelAdapter } from '../adapter.ts';
 import { cwdLoss } from '../losses/cwd.ts';
 import { FGD_ONE_STAGE, FgdLevel, fgdMasks } from '../losses/fgd.ts';
 import { pkdLoss } from '../losses/pkd.ts';
 import { checkSamePriorLayout } from '../prior-layout.ts';
 import { fpn, headCls } from '../taps.ts';
-import { type AnyTerm, type DistillPair, defineTerm } from '../term.ts';
+import { ANY_PAIR, type AnyTerm, DENSE_PAIR, type DistillPair, defineTerm, requirePair } from '../term.ts';
 import {
   type CwdClsOptions,
   type CwdFpnOptions,
@@ -54,8 +55,9 @@ function sumLevels(s: readonly Tensor[], t: readonly Tensor[], fn: (a: Tensor, b
 export function pkd(options: PkdOptions): AnyTerm {
   const o = parseOptions(pkdOptionsSchema, options, 'pkd');
   const { levels, cs, ct } = fpnShape(o, o.levels);
-  return defineTerm<Tensor[], Tensor[]>({
+  return defineTerm<Tensor[], Tensor[], DetectorFamily, DetectorFamily>({
     name: 'pkd',
+    kinds: ANY_PAIR,
     student: fpn(levels),
     teacher: fpn(levels),
     ...channelAdapter(levels.length, cs, ct),
@@ -70,8 +72,9 @@ export function cwdFpn(options: CwdFpnOptions): AnyTerm {
   const o = parseOptions(cwdFpnOptionsSchema, options, 'cwdFpn');
   const { levels, cs, ct } = fpnShape(o, o.levels);
   const tau = o.tau;
-  return defineTerm<Tensor[], Tensor[]>({
+  return defineTerm<Tensor[], Tensor[], DetectorFamily, DetectorFamily>({
     name: 'cwd_fpn',
+    kinds: ANY_PAIR,
     student: fpn(levels),
     teacher: fpn(levels),
     ...channelAdapter(levels.length, cs, ct),
@@ -84,7 +87,8 @@ export function cwdFpn(options: CwdFpnOptions): AnyTerm {
 /** CWD on the class logits of each level (mmrazor's GFL config: bbox_head.gfl_cls, tau 1, weight 5). */
 export function cwdCls(options: CwdClsOptions): AnyTerm {
   const o = parseOptions(cwdClsOptionsSchema, options, 'cwdCls');
-  checkSamePriorLayout('CWD on the class head', o.student, o.teacher);
+  const p = requirePair(o, 'cwd_cls', DENSE_PAIR);
+  checkSamePriorLayout('CWD on the class head', p.student, p.teacher);
   const tau = o.tau;
   return defineTerm<Tensor[], Tensor[]>({
     name: 'cwd_cls',
@@ -106,8 +110,9 @@ export function fgd(options: FgdOptions): AnyTerm {
   const { levels, cs, ct } = fpnShape(o, o.levels);
   const cfg = o.config ?? FGD_ONE_STAGE;
   const mods = levels.map(() => new FgdLevel(cs, ct, cfg));
-  return defineTerm<Tensor[], Tensor[]>({
+  return defineTerm<Tensor[], Tensor[], DetectorFamily, DetectorFamily>({
     name: 'fgd',
+    kinds: ANY_PAIR,
     student: fpn(levels),
     teacher: fpn(levels),
     modules: mods,

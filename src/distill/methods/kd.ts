@@ -9,7 +9,7 @@ import { type Tensor, tidy } from '../../core/tensor.ts';
 import { mainKdLoss } from '../losses/ld.ts';
 import { checkSamePriorLayout } from '../prior-layout.ts';
 import { headCls } from '../taps.ts';
-import { type AnyTerm, defineTerm } from '../term.ts';
+import { type AnyTerm, DENSE_PAIR, defineTerm, requirePair } from '../term.ts';
 import { labelWeights, levelRows, levelSlice } from './levels.ts';
 import { type KdOptions, kdOptionsSchema, parseOptions } from './options.ts';
 
@@ -17,8 +17,9 @@ export type { KdOptions };
 
 export function kd(options: KdOptions): AnyTerm {
   const o = parseOptions(kdOptionsSchema, options, 'kd');
-  checkSamePriorLayout('KD', o.student, o.teacher);
-  const C = o.student.numClasses;
+  const p = requirePair(o, 'kd', DENSE_PAIR);
+  checkSamePriorLayout('KD', p.student, p.teacher);
+  const C = p.student.numClasses;
   const cfg = { numClasses: C, tau: o.tau, dense: o.dense };
   return defineTerm<Tensor[], Tensor[]>({
     name: 'kd',

@@ -7,21 +7,23 @@ import { noGrad, tidy } from '../../core/tensor.ts';
 import type { TeacherAssignment } from '../distiller.ts';
 import { ladAssign } from '../lad.ts';
 import { checkSamePriorLayout } from '../prior-layout.ts';
+import { DENSE_PAIR, requirePair } from '../term.ts';
 import { type LadOptions, ladOptionsSchema, parseOptions } from './options.ts';
 
 export type { LadOptions };
 
 export function ladAssignment(options: LadOptions): TeacherAssignment {
   const o = parseOptions(ladOptionsSchema, options, 'ladAssignment');
-  checkSamePriorLayout('LAD', o.student, o.teacher);
-  const teacher = o.teacher;
+  const p = requirePair(o, 'lad', DENSE_PAIR);
+  checkSamePriorLayout('LAD', p.student, p.teacher);
+  const teacher = p.teacher;
   const kind = teacher.peek((t) => t.spec.kind);
   if (kind !== 'gfl' && kind !== 'atss') {
     throw new DetkdError(
       `LAD here takes a GFL or ATSS teacher (single square anchor); got a ${kind} teacher`,
     );
   }
-  const C = o.student.numClasses;
+  const C = p.student.numClasses;
   return (tf, gts, sf) =>
     noGrad(() =>
       tidy(() => {

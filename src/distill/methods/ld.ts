@@ -15,7 +15,7 @@ import { noGrad, type Tensor, tidy, zeros } from '../../core/tensor.ts';
 import type { HeadOutputs } from '../../detection/types.ts';
 import { mainLdLoss, vlrLdLoss } from '../losses/ld.ts';
 import { checkSamePriorLayout } from '../prior-layout.ts';
-import { type AnyTerm, defineTerm } from '../term.ts';
+import { type AnyTerm, DENSE_PAIR, defineTerm, requirePair } from '../term.ts';
 import { vlrRegion } from '../vlr.ts';
 import { levelRows, levelSlice } from './levels.ts';
 import { type LdOptions, ldOptionsSchema, parseOptions } from './options.ts';
@@ -28,14 +28,15 @@ export type { LdOptions };
  */
 export function ld(options: LdOptions): AnyTerm {
   const o = parseOptions(ldOptionsSchema, options, 'ld');
-  checkSamePriorLayout('LD', o.student, o.teacher);
-  if (o.student.spec.kind !== 'gfl') {
+  const p = requirePair(o, 'ld', DENSE_PAIR);
+  checkSamePriorLayout('LD', p.student, p.teacher);
+  if (p.student.spec.kind !== 'gfl') {
     throw new DetkdError(
-      `LD distils GFL's edge distributions; the student is a ${o.student.spec.kind} detector`,
+      `LD distils GFL's edge distributions; the student is a ${p.student.spec.kind} detector`,
     );
   }
-  const regMax = o.student.spec.head.regMax;
-  const numClasses = o.student.numClasses;
+  const regMax = p.student.spec.head.regMax;
+  const numClasses = p.student.numClasses;
   const { tau, refImagesPerGpu } = o;
   const withVlr = o.vlrWeight > 0;
   return defineTerm<HeadOutputs, HeadOutputs>({

@@ -15,7 +15,7 @@ import {
 } from './options.ts';
 
 const pair = {
-  student: { forward: () => null, spec: { kind: 'gfl' } },
+  student: { forward: () => null, detectorKind: 'dense', spec: { kind: 'gfl' } },
   teacher: { run: () => null, peek: () => null },
 };
 

@@ -4,9 +4,9 @@
 // module loads no native code, so the schemas can be checked without libtorch.
 
 import { parseStrict, z } from '../../core/schema.ts';
+import type { Detector } from '../../detection/any-detector.ts';
 import type { Gmm1dInit } from '../../detection/assigners/gmm.ts';
 import type { PaaConfig } from '../../detection/assigners/paa.ts';
-import type { DenseDetector } from '../../detection/detector.ts';
 import type { Frozen } from '../frozen.ts';
 import type { FgdConfig } from '../losses/fgd.ts';
 import { termScheduleSchema } from '../term.ts';
@@ -19,12 +19,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
  * network) adds its key here.
  */
 const pairShape = {
-  student: z.custom<DenseDetector>(
-    (v) => isObject(v) && typeof v.forward === 'function' && isObject(v.spec),
+  student: z.custom<Detector>(
+    (v) => isObject(v) && typeof v.forward === 'function' && typeof v.detectorKind === 'string',
     { message: "must be the student detector (the pair's student)" },
   ),
   // Duck-typed: importing Frozen's class would load libtorch.
-  teacher: z.custom<Frozen<DenseDetector>>(
+  teacher: z.custom<Frozen<Detector>>(
     (v) => isObject(v) && typeof v.peek === 'function' && typeof v.run === 'function',
     { message: "must be the frozen teacher (the pair's teacher; wrap a detector in new Frozen(model))" },
   ),
