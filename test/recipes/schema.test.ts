@@ -124,13 +124,13 @@ describe('detection recipe schema', () => {
       channels: 32,
       stackedConvs: 2,
     };
-    assert.match(problems({ ...RECIPE, model: frcnn }), /unknown key 'model\.stackedConvs'/);
+    assert.match(problems({ ...RECIPE, model: frcnn }) ?? '', /unknown key 'model\.stackedConvs'/);
     const { stackedConvs: _s, ...ok } = frcnn;
     assert.doesNotThrow(() =>
       validateRecipe({ ...RECIPE, model: { ...ok, levels: { first: 2, count: 4 } } }, 'r.ts'),
     );
     assert.match(
-      problems({ ...RECIPE, model: { ...ok, levels: { first: 4, count: 4 } } }),
+      problems({ ...RECIPE, model: { ...ok, levels: { first: 4, count: 4 } } }) ?? '',
       /'model\.levels\.first' must be one of 2, 3/,
     );
   });
