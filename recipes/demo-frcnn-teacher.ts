@@ -3,8 +3,11 @@
 // Same levels and anchors as the student (recipes/demo-frcnn-student.ts), so every FPN level pairs
 // by stride.
 import { defineRecipe } from '../src/app/recipe.ts';
-import { recipe as teacher } from './demo-teacher.ts';
 import { recipe as student } from './demo-frcnn-student.ts';
+import { recipe as teacher } from './demo-teacher.ts';
+
+/** The committed teacher (fp16, stamped with the demo set it was trained on). */
+export const DEMO_FRCNN_TEACHER = 'teachers/demo-frcnn-teacher.safetensors';
 
 export const recipe = defineRecipe({
   ...student,

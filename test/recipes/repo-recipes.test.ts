@@ -25,6 +25,14 @@ test('every recipe in recipes/ loads and validates', async () => {
   // The demo's methods are distillation recipes; the others train one detector.
   assert.deepEqual(
     files.filter((f) => !distill.includes(f.slice(0, -3))),
-    ['demo-student-paa.ts', 'demo-student.ts', 'demo-teacher.ts', 'tiny.ts'],
+    [
+      'demo-frcnn-student.ts',
+      'demo-frcnn-teacher.ts',
+      'demo-student-paa.ts',
+      'demo-student.ts',
+      'demo-teacher.ts',
+      'tiny-frcnn.ts',
+      'tiny.ts',
+    ],
   );
 });
