@@ -11,7 +11,9 @@ import {
   kdOptionsSchema,
   ladOptionsSchema,
   ldOptionsSchema,
+  PKD_DEFAULT_WEIGHT,
   parseOptions,
+  pkdOptionsSchema,
 } from './options.ts';
 
 const pair = {
@@ -92,6 +94,27 @@ test('defaults come from the schema; the pair passes through untouched', () => {
   );
   const k = parseOptions(kdOptionsSchema, { ...pair, schedule: { start: 5 } }, 'kd');
   assert.deepEqual([k.weight, k.tau, k.dense, k.schedule], [10, 2, false, { start: 5 }]);
+});
+
+test("PKD's weight stays unset unless given (the factory picks it by the teacher's kind); pairing is stride or index", () => {
+  const o = parseOptions(pkdOptionsSchema, { ...pair }, 'pkd');
+  assert.equal(o.weight, undefined);
+  assert.equal(o.pairing, undefined);
+  assert.equal(parseOptions(pkdOptionsSchema, { ...pair, weight: 0, pairing: 'index' }, 'pkd').weight, 0);
+  // The reference configs: 10 with one-stage teachers, 6 with R-CNN teachers.
+  assert.deepEqual(PKD_DEFAULT_WEIGHT, { dense: 10, 'two-stage': 6 });
+  assert.equal(
+    message(() => parseOptions(pkdOptionsSchema, { ...pair, weight: '6' }, 'pkd')),
+    `pkd(): 'weight' must be number, got a string ("6")`,
+  );
+  assert.equal(
+    message(() => parseOptions(pkdOptionsSchema, { ...pair, wieght: 6 }, 'pkd')),
+    "pkd(): unknown key 'wieght' (did you mean 'weight'?)",
+  );
+  assert.match(
+    message(() => parseOptions(cwdFpnOptionsSchema, { ...pair, pairing: 'scale' }, 'cwdFpn')),
+    /^cwdFpn\(\): 'pairing' must be one of/,
+  );
 });
 
 test('the schemas load no native code', () => {

@@ -4,7 +4,7 @@
 // module loads no native code, so the schemas can be checked without libtorch.
 
 import { parseStrict, z } from '../../core/schema.ts';
-import type { Detector } from '../../detection/any-detector.ts';
+import type { Detector, DetectorFamily } from '../../detection/any-detector.ts';
 import type { Gmm1dInit } from '../../detection/assigners/gmm.ts';
 import type { PaaConfig } from '../../detection/assigners/paa.ts';
 import type { Frozen } from '../frozen.ts';
@@ -34,6 +34,8 @@ const weight = (d: number) => z.number().finite().nonnegative().default(d);
 const positive = (d: number) => z.number().finite().positive().default(d);
 const levels = z.array(z.number().int().nonnegative()).min(1).readonly().optional();
 const schedule = termScheduleSchema.optional();
+/** How feature terms pair FPN levels (methods/features.ts pairFpnLevels). */
+const pairing = z.enum(['stride', 'index']).optional();
 
 export const kdOptionsSchema = z.strictObject({
   ...pairShape,
@@ -61,12 +63,17 @@ export const ldOptionsSchema = z.strictObject({
 });
 export type LdOptions = z.input<typeof ldOptionsSchema>;
 
+/** PKD's weight when none is given, by the teacher's kind (the reference configs: 10 with dense teachers, 6 with R-CNN). */
+export const PKD_DEFAULT_WEIGHT: Readonly<Record<DetectorFamily, number>> = { dense: 10, 'two-stage': 6 };
+
 export const pkdOptionsSchema = z.strictObject({
   ...pairShape,
-  /** Reference 10 for dense teachers, 6 for R-CNN. */
-  weight: weight(10),
-  /** FPN levels by index (default: every level both have). */
+  /** Default by the teacher's kind: PKD_DEFAULT_WEIGHT (left undefined here so the factory can tell). */
+  weight: z.number().finite().nonnegative().optional(),
+  /** Student FPN levels by index (default: every level whose stride the teacher has). */
   levels,
+  /** 'stride' (default) or 'index' (the reference; the student is resized where strides differ). */
+  pairing,
   schedule,
 });
 export type PkdOptions = z.input<typeof pkdOptionsSchema>;
@@ -77,7 +84,10 @@ export const cwdFpnOptionsSchema = z.strictObject({
   weight: weight(10),
   /** Reference 1. */
   tau: positive(1),
+  /** Student FPN levels by index (default: every level whose stride the teacher has). */
   levels,
+  /** 'stride' (default) or 'index' (index pairs must then share strides). */
+  pairing,
   schedule,
 });
 export type CwdFpnOptions = z.input<typeof cwdFpnOptionsSchema>;
@@ -102,9 +112,12 @@ const fgdConfigSchema = z.strictObject({
 
 export const fgdOptionsSchema = z.strictObject({
   ...pairShape,
-  /** One of FGD_ONE_STAGE (default), FGD_TWO_STAGE, FGD_REPPOINTS, FGD_FCOS, or your own. */
+  /** One of FGD_ONE_STAGE (dense students' default), FGD_TWO_STAGE (two-stage students' default), FGD_REPPOINTS, FGD_FCOS, or your own. */
   config: fgdConfigSchema.optional(),
+  /** Student FPN levels by index (default: dense student all, two-stage the first four; those whose stride the teacher has). */
   levels,
+  /** 'stride' (default) or 'index' (index pairs must then share strides). */
+  pairing,
   schedule,
 });
 export type FgdOptions = z.input<typeof fgdOptionsSchema>;
