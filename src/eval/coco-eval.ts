@@ -10,6 +10,8 @@
 //     by each detection's rank in its image;
 //   - each category's detections are sorted by score once; ignored detections are skipped in the
 //     precision/recall sweep, which leaves the interpolated precision unchanged.
+// groupDetections and matchAll take the cut (maxDets[-1]) as a parameter: proposal-recall.ts runs
+// them class-agnostically at 1000 for an RPN's AR@100 / AR@300 / AR@1000.
 
 import {
   type CocoGtIndex,
@@ -155,16 +157,20 @@ function asIndex(gt: CocoGroundTruth | CocoGtIndex, opts: EvaluateCocoOptions): 
   return 'kind' in gt && gt.kind === 'coco-gt-index' ? gt : indexGroundTruth(gt, opts.gtSource);
 }
 
-/** Detections of each (category, image) group, sorted by score and cut to 100. */
-interface KeptDetections {
+/** Detections of each (category, image) group, sorted by score and cut to `maxDet` (100). */
+export interface KeptDetections {
   start: Int32Array; // [K * I + 1]
   box: Float64Array; // [D * 4]
   area: Float64Array; // [D] w*h
   score: Float64Array; // [D]
-  rank: Uint8Array; // [D] position in its group, 0..99
+  rank: Int32Array; // [D] position in its group, 0..maxDet-1
 }
 
-function groupDetections(gt: CocoGtIndex, det: DetectionArrays): KeptDetections {
+/**
+ * Groups detections by (category, image), each group sorted by score (ties in input order) and
+ * cut to its first `maxDet` (pycocotools' maxDets[-1]). Shared with proposal-recall.ts.
+ */
+export function groupDetections(gt: CocoGtIndex, det: DetectionArrays, maxDet = MAX_DET): KeptDetections {
   const I = gt.imageIds.length;
   const groups = gt.categoryIds.length * I;
   const n = det.count;
@@ -202,13 +208,13 @@ function groupDetections(gt: CocoGtIndex, det: DetectionArrays): KeptDetections 
         order[j + 1] = x;
       }
     }
-    total += Math.min(e - s, MAX_DET);
+    total += Math.min(e - s, maxDet);
     keptStart[g + 1] = total;
   }
   const box = new Float64Array(total * 4);
   const area = new Float64Array(total);
   const keptScore = new Float64Array(total);
-  const rank = new Uint8Array(total);
+  const rank = new Int32Array(total);
   for (let g = 0; g < groups; g++) {
     const s = start[g]!;
     const kept = keptStart[g + 1]! - keptStart[g]!;
@@ -232,10 +238,12 @@ function groupDetections(gt: CocoGtIndex, det: DetectionArrays): KeptDetections 
  * Per-image matching (pycocotools evaluateImg) for every (category, image) group and area range.
  * Writes, per kept detection and area range, one bit per IoU threshold: `tp` (matched to a
  * non-ignored gt with a non-zero id) and `ig` (ignored). Neither bit set = false positive.
+ * `maxDet` is the cut groupDetections made. Shared with proposal-recall.ts.
  */
-function matchAll(
+export function matchAll(
   gt: CocoGtIndex,
   dt: KeptDetections,
+  maxDet = MAX_DET,
 ): { tp: Uint16Array; ig: Uint16Array; npig: Int32Array; nonEmpty: Uint8Array } {
   const I = gt.imageIds.length;
   const K = gt.categoryIds.length;
@@ -245,9 +253,9 @@ function matchAll(
   const npig = new Int32Array(K * A); // non-ignored gt per [K, A]
   const nonEmpty = new Uint8Array(K); // a category with any gt or dt (pycocotools' E non-empty)
   let ious = new Float64Array(1024);
-  const dMax = new Float64Array(MAX_DET); // a detection's best IoU over the group's gt
-  const cand = new Int32Array(MAX_DET); // detections with best IoU >= .5
-  const candOut = new Uint8Array(MAX_DET); // ... and whether their w*h is outside the area range
+  const dMax = new Float64Array(maxDet); // a detection's best IoU over the group's gt
+  const cand = new Int32Array(maxDet); // detections with best IoU >= .5
+  const candOut = new Uint8Array(maxDet); // ... and whether their w*h is outside the area range
   let cap = 16;
   let col = new Int32Array(cap); // sorted position -> gt column of the IoU matrix
   let sIgn = new Uint8Array(cap);
@@ -393,7 +401,7 @@ export function evaluateIndexed(gt: CocoGtIndex, det: DetectionArrays): CocoEval
   let order = new Int32Array(0);
   let sTp = new Uint16Array(0);
   let sIg = new Uint16Array(0);
-  let sRank = new Uint8Array(0);
+  let sRank = new Int32Array(0);
   let prTp = new Float64Array(0);
   const ntp = new Int32Array(T);
   const extra = new Int32Array(T);
@@ -407,7 +415,7 @@ export function evaluateIndexed(gt: CocoGtIndex, det: DetectionArrays): CocoEval
       order = new Int32Array(n);
       sTp = new Uint16Array(n * A);
       sIg = new Uint16Array(n * A);
-      sRank = new Uint8Array(n);
+      sRank = new Int32Array(n);
     }
     // Images are concatenated in ascending id, each in score order; a stable sort by score then
     // breaks ties by image id, then by file order (accumulate's argsort(-dtScores, 'mergesort')).
