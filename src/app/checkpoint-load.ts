@@ -48,20 +48,42 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-/** "gfl, 13 classes, ResNet-18 x0.25, 32 channels" from a recipe's model config (any JSON). */
-function describeModel(model: unknown): string {
+/**
+ * "gfl, 13 classes, ResNet-18 x0.25, 32 channels" or "faster-rcnn (mmdet preset), 13 classes,
+ * ResNet-18 x0.25, FPN 32 P2-P5" from a recipe's model config (any JSON: a stored recipe may be
+ * of another detkd version).
+ */
+export function describeModel(model: unknown): string {
   if (model === null || typeof model !== 'object') return 'unknown model';
   const get = (o: unknown, k: string): unknown =>
     o !== null && typeof o === 'object' ? Reflect.get(o, k) : undefined;
   const bb = get(model, 'backbone');
   const wm = get(bb, 'widthMultiplier');
-  const parts = [
-    String(get(model, 'kind') ?? '?'),
-    `${String(get(model, 'numClasses') ?? '?')} classes`,
-    `ResNet-${String(get(bb, 'depth') ?? '?')}${typeof wm === 'number' && wm !== 1 ? ` x${wm}` : ''}`,
-    `${String(get(model, 'channels') ?? '?')} channels`,
-  ];
-  return parts.join(', ');
+  const kind = String(get(model, 'kind') ?? '?');
+  const classes = `${String(get(model, 'numClasses') ?? '?')} classes`;
+  const backbone = `ResNet-${String(get(bb, 'depth') ?? '?')}${typeof wm === 'number' && wm !== 1 ? ` x${wm}` : ''}`;
+  const channels = String(get(model, 'channels') ?? '?');
+  if (kind === 'faster-rcnn') {
+    // The schema's defaults: the mmdet preset, P2..P6.
+    const preset = get(model, 'preset');
+    const levels = get(model, 'levels');
+    const first = typeof get(levels, 'first') === 'number' ? (get(levels, 'first') as number) : 2;
+    const count = typeof get(levels, 'count') === 'number' ? (get(levels, 'count') as number) : 5;
+    return [
+      `faster-rcnn (${typeof preset === 'string' ? preset : 'mmdet'} preset)`,
+      classes,
+      backbone,
+      `FPN ${channels} P${first}-P${first + count - 1}`,
+    ].join(', ');
+  }
+  return [kind, classes, backbone, `${channels} channels`].join(', ');
+}
+
+/** 'dense' or 'two-stage' from a model config's kind (any JSON); null without a kind. */
+function familyOf(model: unknown): 'dense' | 'two-stage' | null {
+  const kind = model !== null && typeof model === 'object' ? Reflect.get(model, 'kind') : undefined;
+  if (typeof kind !== 'string') return null;
+  return kind === 'faster-rcnn' ? 'two-stage' : 'dense';
 }
 
 interface StoredRecipe {
@@ -171,8 +193,14 @@ export function loadDetectorCheckpoint(
           `${unexpected.length} unexpected key(s): ${listSome(unexpected, (k) => `'${k}' ${fmtShape(weights.get(k)?.shape ?? [])}`)}`,
         );
       }
+      const fromFamily = stored === null ? null : familyOf(stored.model);
+      const toFamily = familyOf(recipe.model);
+      const family =
+        fromFamily !== null && toFamily !== null && fromFamily !== toFamily
+          ? ` (a ${fromFamily} detector's weights cannot load into a ${toFamily} one)`
+          : '';
       const why = otherRecipe
-        ? ` The file was saved by ${savedWith}, but recipe '${recipe.name}' builds ${describeModel(recipe.model)}: pass the recipe it was trained with.`
+        ? ` The file was saved by ${savedWith}, but recipe '${recipe.name}' builds ${describeModel(recipe.model)}${family}: pass the recipe it was trained with.`
         : stored === null
           ? ' The file has no recipe metadata; check that it holds weights of this detector.'
           : ` Check that --checkpoint belongs to recipe '${recipe.name}'.`;

@@ -175,7 +175,7 @@ export async function teacherRecord(
   const macs = t.peek((m) => studentMacs(m, first.data.resize, device));
   const teacher: TeacherRecord = {
     name: teacherOf(first).recipe.name,
-    metrics: cocoMetrics({ ...e.coco.stats }),
+    metrics: cocoMetrics({ ...e.coco.stats }, e.proposals),
     params: t.numParameters(),
     macs,
     checkpoint: c.teacherCheckpoint,

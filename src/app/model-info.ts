@@ -1,8 +1,11 @@
 // The size of a recipe's detector (`detkd info`): parameters and multiply-accumulates per
-// top-level part (backbone, neck, bbox_head), counted on a freshly built model without any data.
-import { noGrad, tidy, zeros } from '../core/tensor.ts';
+// top-level part (backbone, neck, bbox_head; a two-stage one's rpn_head too), counted on a freshly
+// built model without any data. For a two-stage detector also its FPN levels, anchors and proposal
+// counts; its box head's MACs are counted over the test proposal count of RoIs per image.
+import { cat, noGrad, tensor, tidy, zeros } from '../core/tensor.ts';
 import { padTo } from '../data/transforms.ts';
 import { buildDetector } from '../detection/models/build.ts';
+import type { TwoStageDetector } from '../detection/two-stage.ts';
 import { countMacs, macsByPrefix } from '../nn/macs.ts';
 import type { Module } from '../nn/module.ts';
 import type { DetectionRecipe } from './recipe.ts';
@@ -25,6 +28,32 @@ export interface ModelInfo {
   convention: string;
   parts: Record<string, PartInfo>;
   total: PartInfo;
+  /** Two-stage detectors only. */
+  twoStage?: TwoStageInfo;
+}
+
+export interface TwoStageLevel {
+  /** 'P2' for stride 4. */
+  name: string;
+  stride: number;
+  /** Anchor sizes (sqrt of the area, input pixels) at this level, one per scale. */
+  anchorSizes: number[];
+  /** Whether RoIs are pooled from this level. */
+  roi: boolean;
+}
+
+export interface TwoStageInfo {
+  /** The recipe's preset ('mmdet' unless it says 'torchvision'). */
+  preset: string;
+  /** FPN levels, finest first. */
+  levels: TwoStageLevel[];
+  anchorRatios: number[];
+  /** Anchors per feature-map location (ratios x scales): the RPN's outputs per location. */
+  anchorsPerLocation: number;
+  /** Proposals per image: top-n by objectness per level before NMS, kept after NMS. */
+  proposals: { train: { preNms: number; postNms: number }; test: { preNms: number; postNms: number } };
+  /** RoIs the box head's MACs were counted over (the test proposals per image). */
+  macsRois: number;
 }
 
 /** The [H, W] MACs are counted at: the recipe's resize, padded to 32. */
@@ -56,7 +85,33 @@ export function modelInfo(recipe: DetectionRecipe, input?: [number, number]): Mo
     const { count } = countMacs(det, () =>
       noGrad(() =>
         tidy(() => {
-          det.forward(zeros([1, 3, H, W]), [meta]);
+          switch (det.detectorKind) {
+            case 'dense':
+              det.forward(zeros([1, 3, H, W]), [meta]);
+              break;
+            case 'two-stage': {
+              // The box head runs once per RoI: count it over the test proposal count (the RPN of
+              // random weights may keep fewer after NMS), on a box in the image.
+              const f = det.forward(zeros([1, 3, H, W]), [meta]);
+              const n = det.rpnTest.postNmsTopN;
+              const box = tensor(Float32Array.from([0, 0, 0, Math.min(W, 32), Math.min(H, 32)])).reshape(
+                1,
+                5,
+              );
+              det.roiHead(
+                f.neck,
+                cat(
+                  Array.from({ length: n }, () => box),
+                  0,
+                ),
+              );
+              break;
+            }
+            default:
+              throw new Error(
+                `modelInfo: unknown detector ${String((det as { detectorKind?: unknown }).detectorKind)}`,
+              );
+          }
         }),
       ),
     );
@@ -71,8 +126,36 @@ export function modelInfo(recipe: DetectionRecipe, input?: [number, number]): Mo
       convention: MAC_CONVENTION,
       parts,
       total: partInfo(det, count.total),
+      ...(det.detectorKind === 'two-stage'
+        ? {
+            twoStage: twoStageInfo(
+              det,
+              recipe.model.kind === 'faster-rcnn' ? (recipe.model.preset ?? 'mmdet') : '?',
+            ),
+          }
+        : {}),
     };
   } finally {
     det.dispose();
   }
+}
+
+function twoStageInfo(det: TwoStageDetector, preset: string): TwoStageInfo {
+  const a = det.anchors;
+  return {
+    preset,
+    levels: a.strides.map((stride, l) => ({
+      name: `P${Math.round(Math.log2(stride))}`,
+      stride,
+      anchorSizes: a.scales.map((s) => a.baseSizes[l]! * s),
+      roi: l < det.roiLevels,
+    })),
+    anchorRatios: [...a.ratios],
+    anchorsPerLocation: a.numBaseAnchors,
+    proposals: {
+      train: { preNms: det.rpnTrain.preNmsTopN, postNms: det.rpnTrain.postNmsTopN },
+      test: { preNms: det.rpnTest.preNmsTopN, postNms: det.rpnTest.postNmsTopN },
+    },
+    macsRois: det.rpnTest.postNmsTopN,
+  };
 }

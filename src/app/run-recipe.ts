@@ -69,10 +69,19 @@ export function detectorFor(recipe: DetectionRecipe, data: RecipeDatasets): Dete
   return buildDetector(recipe.model);
 }
 
-/** COCO metrics as the trainer logs them. */
-export function cocoMetrics(s: { [k: string]: number }): Metrics {
+/**
+ * COCO metrics as the trainer logs them; with a two-stage detector's proposal recall, also
+ * 'AR@100' and 'AR@1000' (mmdet's names for the RPN's class-agnostic recall).
+ */
+export function cocoMetrics(
+  s: { [k: string]: number },
+  proposals?: { metrics: Record<string, number> },
+): Metrics {
   const out: Metrics = {};
   for (const k of ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100']) out[k] = s[k]!;
+  if (proposals !== undefined) {
+    for (const k of ['AR@100', 'AR@1000']) out[k] = proposals.metrics[k]!;
+  }
   return out;
 }
 
@@ -239,10 +248,13 @@ export async function runRecipe(recipe: DetectionRecipe, o: RunRecipeOptions): P
         batchSize: dcfg.batchSize,
         device,
       });
+      const ar = e.proposals
+        ? `, AR@100 ${(e.proposals.AR100 * 100).toFixed(1)}, AR@1000 ${(e.proposals.AR1000 * 100).toFixed(1)}`
+        : '';
       log(
-        `  eval: AP ${(e.coco.stats.AP * 100).toFixed(1)}, AP50 ${(e.coco.stats.AP50 * 100).toFixed(1)} (${e.imagesPerSecond.toFixed(1)} img/s)`,
+        `  eval: AP ${(e.coco.stats.AP * 100).toFixed(1)}, AP50 ${(e.coco.stats.AP50 * 100).toFixed(1)}${ar} (${e.imagesPerSecond.toFixed(1)} img/s)`,
       );
-      return cocoMetrics({ ...e.coco.stats });
+      return cocoMetrics({ ...e.coco.stats }, e.proposals);
     },
     exportModule: () => student,
   };

@@ -21,6 +21,7 @@ import {
 } from './coco-input.ts';
 import type { CocoDetectionColumns, CocoGroundTruth, CocoResult } from './coco-types.ts';
 import { numpyMean } from './numpy-mean.ts';
+import { formatFixed3 } from './report.ts';
 
 /** mmdet's default proposal_nums. */
 export const PROPOSAL_NUMS: readonly number[] = [100, 300, 1000];
@@ -228,4 +229,26 @@ export function proposalMetrics(r: ProposalRecallResult): Record<string, number>
   out[`AR_m@${last}`] = r.ARm;
   out[`AR_l@${last}`] = r.ARl;
   return out;
+}
+
+/**
+ * The six lines pycocotools' summarize() prints for a proposal evaluation (stats[6:12]), in its
+ * layout: ' Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=1000 ] = 0.512'.
+ */
+export function formatProposalSummary(
+  r: Pick<ProposalRecallResult, 'maxDets' | 'AR' | 'ARs' | 'ARm' | 'ARl'>,
+): string {
+  const last = r.maxDets[r.maxDets.length - 1]!;
+  const rows: [string, number, number][] = [
+    ...r.maxDets.map((n, m): [string, number, number] => ['all', n, r.AR[m]!]),
+    ['small', last, r.ARs],
+    ['medium', last, r.ARm],
+    ['large', last, r.ARl],
+  ];
+  return rows
+    .map(
+      ([area, n, v]) =>
+        ` ${'Average Recall'.padEnd(18)} (AR) @[ IoU=${'0.50:0.95'.padEnd(9)} | area=${area.padStart(6)} | maxDets=${String(n).padStart(3)} ] = ${formatFixed3(v)}`,
+    )
+    .join('\n');
 }

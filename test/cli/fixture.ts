@@ -10,7 +10,12 @@ import { saveStateDict } from '../../src/core/serialize.ts';
 import { dispose, noGrad } from '../../src/core/tensor.ts';
 import { encodeJpeg, encodePng, type RgbImage } from '../../src/data/decode.ts';
 import type { DenseDetector } from '../../src/detection/detector.ts';
-import { buildDetector, type DenseDetectorConfig } from '../../src/detection/models/build.ts';
+import {
+  buildDetector,
+  type DenseDetectorConfig,
+  type FasterRcnnConfig,
+} from '../../src/detection/models/build.ts';
+import type { TwoStageDetector } from '../../src/detection/two-stage.ts';
 import { CHECKPOINT_FORMAT, type JsonValue, writeModel } from '../../src/train/checkpoint.ts';
 
 export const MODEL: DenseDetectorConfig = {
@@ -168,4 +173,57 @@ export async function makeWorld(): Promise<CliWorld> {
   writeResumable(checkpointFile, det, recipeJson);
   det.dispose();
   return { dir, recipe, otherRecipe, images, sizes, valJson, modelFile, checkpointFile };
+}
+
+/** A small Faster R-CNN for the two-stage CLI tests: ResNet-18 x0.25, FPN 16 on P2..P5, 64-wide box head. */
+export const FRCNN_MODEL: FasterRcnnConfig = {
+  kind: 'faster-rcnn',
+  numClasses: 2,
+  backbone: { depth: 18, widthMultiplier: 0.25, norm: 'gn' },
+  channels: 16,
+  levels: { first: 2, count: 4 },
+  fcChannels: 64,
+  rpn: { test: { preNms: 200, postNms: 100 } },
+};
+
+export interface TwoStageWorld {
+  /** A recipe on the world's data whose model is FRCNN_MODEL. */
+  recipe: string;
+  /** Deliverable (detkd.model/1) of a freshly built FRCNN_MODEL (seed 0). */
+  modelFile: string;
+}
+
+/** The two-stage fixture's detector, seeded (random weights: plumbing, not mAP). */
+export function freshTwoStageDetector(): TwoStageDetector {
+  manualSeed(0);
+  return buildDetector(FRCNN_MODEL);
+}
+
+/** Adds a Faster R-CNN recipe and model file to a world made by makeWorld (same data and classes). */
+export function addTwoStage(w: CliWorld): TwoStageWorld {
+  const r = {
+    name: 'clitest-frcnn',
+    description: 'cli test recipe clitest-frcnn',
+    data: {
+      train: { ann: join(w.dir, 'train.json'), images: w.dir },
+      val: { ann: w.valJson, images: w.dir },
+      resize: { kind: 'fixed', height: 64, width: 64 },
+      batchSize: 2,
+      numWorkers: 0,
+    },
+    model: FRCNN_MODEL,
+    train: { epochs: 1, optimizer: { kind: 'sgd', lr: 0.01 }, seed: 0 },
+  };
+  const recipe = join(w.dir, 'frcnn.ts');
+  writeFileSync(recipe, `export const recipe = ${JSON.stringify(r, null, 2)};\n`);
+  const det = freshTwoStageDetector();
+  const modelFile = join(w.dir, 'frcnn_model.safetensors');
+  writeModel(
+    modelFile,
+    det,
+    { epoch: 0 },
+    { name: 'clitest-frcnn', model: JSON.parse(JSON.stringify(FRCNN_MODEL)) as JsonValue },
+  );
+  det.dispose();
+  return { recipe, modelFile };
 }

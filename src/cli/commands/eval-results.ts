@@ -1,11 +1,13 @@
 // `detkd eval --gt GT.json --results DT.json [--json]`: COCO bbox mAP of a results file, with
 // pycocotools' numbers and text layout. `detkd eval --recipe R --checkpoint C`: runs the recipe's
-// detector with the checkpoint's weights over the val set first, then the same evaluation.
+// detector with the checkpoint's weights over the val set first, then the same evaluation; for a
+// two-stage detector also its RPN proposals' class-agnostic recall (AR@100/300/1000, as mmdet).
 
 import type { EvalCheckpointOptions as AppEvalCheckpointOptions } from '../../app/eval-checkpoint.ts';
-import type { DetectorEvaluation } from '../../app/evaluate.ts';
+import type { DetectorEvaluation, ProposalStats } from '../../app/evaluate.ts';
 import { type CocoEvalResult, evaluateIndexed } from '../../eval/coco-eval.ts';
 import { flattenResults, indexGroundTruth, loadJsonFile } from '../../eval/coco-input.ts';
+import { formatProposalSummary } from '../../eval/proposal-recall.ts';
 import { formatCategoryTable, formatSummary, toJsonReport } from '../../eval/report.ts';
 import { parseVerbArgs, UsageError } from '../args.ts';
 import type { Command } from '../main.ts';
@@ -38,17 +40,29 @@ export function evalResults(
 function writeReport(
   result: CocoEvalResult,
   gtFile: string,
-  o: { json: boolean; speed?: { images: number; seconds: number; imagesPerSecond: number } },
+  o: {
+    json: boolean;
+    speed?: { images: number; seconds: number; imagesPerSecond: number };
+    proposals?: ProposalStats;
+  },
   write: (text: string) => void,
 ): void {
   if (o.json) {
-    const obj = o.speed
-      ? { ...toJsonReport(result), imagesPerSecond: o.speed.imagesPerSecond }
-      : toJsonReport(result);
+    const obj = {
+      ...toJsonReport(result),
+      ...(o.speed ? { imagesPerSecond: o.speed.imagesPerSecond } : {}),
+      ...(o.proposals ? { proposals: o.proposals.metrics } : {}),
+    };
     write(`${JSON.stringify(obj)}\n`);
     return;
   }
   write(`${formatSummary(result.stats)}\n\n${formatCategoryTable(result)}\n`);
+  if (o.proposals) {
+    const p = o.proposals;
+    write(
+      `\nRPN proposals (class-agnostic, ${p.numProposals} proposals for ${p.numGt} boxes; mmdet's proposal metric):\n${formatProposalSummary(p.result)}\n`,
+    );
+  }
   if (result.droppedDetections > 0) {
     write(`\n${result.droppedDetections} detection(s) with a category id not in ${gtFile} were dropped\n`);
   }
@@ -77,7 +91,12 @@ export async function evalCheckpoint(
   // Loaded here, not at the top: the --gt/--results form runs without libtorch.
   const { evaluateCheckpoint } = await import('../../app/eval-checkpoint.ts');
   const { evaluation: e, gtFile } = await evaluateCheckpoint(opts, log);
-  writeReport(e.coco, gtFile, { json: opts.json ?? false, speed: e }, write);
+  writeReport(
+    e.coco,
+    gtFile,
+    { json: opts.json ?? false, speed: e, ...(e.proposals ? { proposals: e.proposals } : {}) },
+    write,
+  );
   return e;
 }
 

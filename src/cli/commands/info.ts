@@ -1,6 +1,13 @@
 // `detkd info RECIPE [--json] [--input HxW]`: the size of a recipe's detector, parameters and
-// multiply-accumulates per top-level part (backbone, neck, bbox_head), without any data.
-import { MAC_CONVENTION, type ModelInfo, modelInfo, type PartInfo } from '../../app/model-info.ts';
+// multiply-accumulates per top-level part (backbone, neck, bbox_head), without any data; for a
+// two-stage detector also its FPN levels and strides, anchors and proposal counts.
+import {
+  MAC_CONVENTION,
+  type ModelInfo,
+  modelInfo,
+  type PartInfo,
+  type TwoStageInfo,
+} from '../../app/model-info.ts';
 import { loadRecipe } from '../../app/recipe.ts';
 import { padTo } from '../../data/transforms.ts';
 import { parseVerbArgs, UsageError } from '../args.ts';
@@ -29,6 +36,7 @@ export function formatInfo(info: ModelInfo, description: string): string {
   return [
     `recipe ${info.recipe}: ${description}`,
     `model: ${info.kind}, ${info.numClasses} classes; input 1x3x${H}x${W}`,
+    ...(info.twoStage ? twoStageLines(info.twoStage) : []),
     '',
     header,
     line,
@@ -39,6 +47,20 @@ export function formatInfo(info: ModelInfo, description: string): string {
     `params: ${info.total.params} (${info.total.trainable} trainable); MACs: ${info.total.macs}`,
     `${MAC_CONVENTION}.`,
   ].join('\n');
+}
+
+/** The FPN levels, anchors and proposal counts of a two-stage detector. */
+export function twoStageLines(t: TwoStageInfo): string[] {
+  const roi = t.levels.filter((l) => l.roi).map((l) => l.name);
+  const fmt = (n: number): string => String(Number(n.toFixed(2)));
+  return [
+    `preset: ${t.preset}`,
+    `FPN levels: ${t.levels.map((l) => `${l.name} (stride ${l.stride}, anchor ${l.anchorSizes.map(fmt).join('/')})`).join(', ')}`,
+    `RoIs pooled from: ${roi.length > 1 ? `${roi[0]}-${roi[roi.length - 1]}` : (roi[0] ?? '-')}`,
+    `anchors: ${t.anchorsPerLocation} per location per level (ratios ${t.anchorRatios.map(fmt).join(', ')})`,
+    `proposals per image (top-n per level before NMS -> kept after): train ${t.proposals.train.preNms} -> ${t.proposals.train.postNms}, test ${t.proposals.test.preNms} -> ${t.proposals.test.postNms}`,
+    `box head MACs counted over ${t.macsRois} RoIs (the test proposals per image)`,
+  ];
 }
 
 function parseInput(s: string): [number, number] {
