@@ -85,7 +85,8 @@ export async function evaluateDetector(
   det.eval();
   const results: CocoResultEntry[] = [];
   const proposals: ProposalColumns | null = det.detectorKind === 'two-stage' ? emptyColumns() : null;
-  const proposalCategory = ds.categories.categoryIdOf(0);
+  // mmdet gives every proposal the first class; with useCats = 0 any listed category would do.
+  const proposalCategory = proposals === null ? 0 : ds.categories.categoryIdOf(0);
   const total = ds.length;
   let images = 0;
   const t0 = performance.now();
