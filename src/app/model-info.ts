@@ -2,11 +2,12 @@
 // top-level part (backbone, neck, bbox_head; a two-stage one's rpn_head too), counted on a freshly
 // built model without any data. For a two-stage detector also its FPN levels, anchors and proposal
 // counts; its box head's MACs are counted over the test proposal count of RoIs per image.
-import { cat, noGrad, tensor, tidy, zeros } from '../core/tensor.ts';
+import { noGrad, tensor, tidy, zeros } from '../core/tensor.ts';
 import { padTo } from '../data/transforms.ts';
+import type { Detector } from '../detection/any-detector.ts';
 import { buildDetector } from '../detection/models/build.ts';
 import type { TwoStageDetector } from '../detection/two-stage.ts';
-import { countMacs, macsByPrefix } from '../nn/macs.ts';
+import { countMacs, type MacCount, macsByPrefix } from '../nn/macs.ts';
 import type { Module } from '../nn/module.ts';
 import type { DetectionRecipe } from './recipe.ts';
 
@@ -73,48 +74,7 @@ export function modelInfo(recipe: DetectionRecipe, input?: [number, number]): Mo
   const det = buildDetector(recipe.model);
   try {
     det.eval();
-    const meta = {
-      imageId: 0,
-      fileName: '(zeros)',
-      oriShape: [H, W] as const,
-      imgShape: [H, W] as const,
-      padShape: [H, W] as const,
-      scaleFactor: [1, 1] as const,
-      flipped: false,
-    };
-    const { count } = countMacs(det, () =>
-      noGrad(() =>
-        tidy(() => {
-          switch (det.detectorKind) {
-            case 'dense':
-              det.forward(zeros([1, 3, H, W]), [meta]);
-              break;
-            case 'two-stage': {
-              // The box head runs once per RoI: count it over the test proposal count (the RPN of
-              // random weights may keep fewer after NMS), on a box in the image.
-              const f = det.forward(zeros([1, 3, H, W]), [meta]);
-              const n = det.rpnTest.postNmsTopN;
-              const box = tensor(Float32Array.from([0, 0, 0, Math.min(W, 32), Math.min(H, 32)])).reshape(
-                1,
-                5,
-              );
-              det.roiHead(
-                f.neck,
-                cat(
-                  Array.from({ length: n }, () => box),
-                  0,
-                ),
-              );
-              break;
-            }
-            default:
-              throw new Error(
-                `modelInfo: unknown detector ${String((det as { detectorKind?: unknown }).detectorKind)}`,
-              );
-          }
-        }),
-      ),
-    );
+    const count = countDetectorMacs(det, [H, W]);
     const byPart = macsByPrefix(count);
     const parts: Record<string, PartInfo> = {};
     for (const [name, child] of det.namedChildren()) parts[name] = partInfo(child, byPart.get(name) ?? 0);
@@ -138,6 +98,49 @@ export function modelInfo(recipe: DetectionRecipe, input?: [number, number]): Mo
   } finally {
     det.dispose();
   }
+}
+
+/**
+ * MACs of one [1, 3, H, W] image through `det` (in eval mode): a dense detector's forward; a
+ * two-stage one's forward to the proposals plus its box head over the test proposal count of RoIs
+ * (the RPN of random weights may keep fewer after NMS, so a fixed count keeps the number stable).
+ */
+export function countDetectorMacs(det: Detector, hw: readonly [number, number], device = 'cpu'): MacCount {
+  const [H, W] = hw;
+  const meta = {
+    imageId: 0,
+    fileName: '(zeros)',
+    oriShape: [H, W] as const,
+    imgShape: [H, W] as const,
+    padShape: [H, W] as const,
+    scaleFactor: [1, 1] as const,
+    flipped: false,
+  };
+  const { count } = countMacs(det, () =>
+    noGrad(() =>
+      tidy(() => {
+        const x = zeros([1, 3, H, W], { device });
+        switch (det.detectorKind) {
+          case 'dense':
+            det.forward(x, [meta]);
+            break;
+          case 'two-stage': {
+            const f = det.forward(x, [meta]);
+            const box = tensor(Float32Array.from([0, 0, 0, Math.min(W, 32), Math.min(H, 32)]))
+              .reshape(1, 5)
+              .to(device);
+            det.roiHead(f.neck, box.expand(det.rpnTest.postNmsTopN, 5).contiguous());
+            break;
+          }
+          default:
+            throw new Error(
+              `countDetectorMacs: unknown detector ${String((det as { detectorKind?: unknown }).detectorKind)}`,
+            );
+        }
+      }),
+    ),
+  );
+  return count;
 }
 
 function twoStageInfo(det: TwoStageDetector, preset: string): TwoStageInfo {
