@@ -4,7 +4,7 @@
 // A two-stage detector's RPN proposals (test settings, original pixels, score = objectness) are
 // scored too: class-agnostic recall at 100 / 300 / 1000 proposals, as mmdet's proposal metric.
 import { readFileSync } from 'node:fs';
-import { cat, noGrad, type Tensor, tidy, zeros } from '../core/tensor.ts';
+import { noGrad, type Tensor, tidy } from '../core/tensor.ts';
 import type { CocoDataset } from '../data/coco.ts';
 import { DetectionLoader } from '../data/loader.ts';
 import { evalTransforms, type ResizeSpec } from '../data/transforms.ts';
@@ -15,7 +15,6 @@ import {
   toCocoResults,
   toOriginal,
 } from '../detection/postprocess.ts';
-import { postprocessDetections } from '../detection/roi-heads/postprocess.ts';
 import type { TwoStageDetector } from '../detection/two-stage.ts';
 import type { CocoEvalResult } from '../eval/coco-eval.ts';
 import { evaluateCoco } from '../eval/coco-eval.ts';
@@ -193,35 +192,7 @@ export function predictWithProposals(
   return noGrad(() =>
     tidy(() => {
       const f = det.forward(images, metas);
-      const rois = cat(
-        f.proposals.map((p, i) =>
-          cat(
-            [zeros([p.boxes.size(0), 1], { dtype: p.boxes.dtype, device: p.boxes.device }).add(i), p.boxes],
-            1,
-          ),
-        ),
-        0,
-      );
-      const head = det.roiHead(f.neck, rois);
-      const shift = det.background === 'first' ? 1 : 0;
-      let start = 0;
-      const detections = f.proposals.map((p, i) => {
-        const n = p.boxes.size(0);
-        const meta = metas[i]!;
-        const r = postprocessDetections(
-          head.clsScore.narrow(0, start, n),
-          head.bboxPred.narrow(0, start, n),
-          p.boxes,
-          [meta.imgShape[0], meta.imgShape[1]],
-          det.roiTest,
-        );
-        start += n;
-        return {
-          boxes: toOriginal(r.boxes, meta),
-          scores: r.scores,
-          labels: shift === 0 ? r.labels : r.labels.sub(shift),
-        };
-      });
+      const detections = det.predictFrom(f, metas);
       const proposals = f.proposals.map((p, i) => ({
         boxes: toOriginal(p.boxes, metas[i]!),
         scores: p.scores,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { DetkdError } from '../core/errors.ts';
 import { native } from '../core/native.ts';
 import { manualSeed } from '../core/random.ts';
-import { noGrad, type Tensor, tidy, zeros } from '../core/tensor.ts';
+import type { Tensor } from '../core/tensor.ts';
 import { emptyReason } from '../data/coco.ts';
 import { DetectionLoader } from '../data/loader.ts';
 import { evalTransforms, type ResizeSpec, trainTransforms } from '../data/transforms.ts';
@@ -16,8 +16,6 @@ import { buildDetector } from '../detection/models/build.ts';
 import { Distiller, inheritNeckAndHead } from '../distill/distiller.ts';
 import { Frozen } from '../distill/frozen.ts';
 import { describeTerm } from '../distill/term.ts';
-import { countMacs } from '../nn/macs.ts';
-import type { ImageMeta } from '../structures/instances.ts';
 import type { Batch } from '../structures/tensor-batch.ts';
 import type { JsonValue } from '../train/checkpoint.ts';
 import { detectionSource, type Metrics, type Task, type TrainContext } from '../train/task.ts';
@@ -25,6 +23,7 @@ import { type FitResult, Trainer } from '../train/trainer.ts';
 import { loadDetectorCheckpoint } from './checkpoint-load.ts';
 import { type DistillRecipe, isDistillRecipe, teacherOf } from './distill-recipe.ts';
 import { evaluateDetector } from './evaluate.ts';
+import { countDetectorMacs } from './model-info.ts';
 import { type DetectionRecipe, prepareData, type RecipeDatasets } from './recipe.ts';
 import { checkRunDir } from './run-dir.ts';
 
@@ -95,28 +94,13 @@ function macsInput(resize: ResizeSpec | null): [number, number] | null {
 export function studentMacs(det: Detector, resize: ResizeSpec | null, device: string): number | null {
   const hw = macsInput(resize);
   if (hw === null) return null;
-  return noGrad(() =>
-    tidy(() => {
-      const wasTraining = det.training;
-      det.eval();
-      try {
-        const x = zeros([1, 3, hw[0], hw[1]], { device });
-        const meta: ImageMeta = {
-          imageId: 0,
-          fileName: '(MAC count)',
-          oriShape: hw,
-          imgShape: hw,
-          padShape: hw,
-          scaleFactor: [1, 1],
-          flipped: false,
-        };
-        const { count } = countMacs(det, () => det.forward(x, [meta]));
-        return count.total;
-      } finally {
-        det.train(wasTraining);
-      }
-    }),
-  );
+  const wasTraining = det.training;
+  det.eval();
+  try {
+    return countDetectorMacs(det, hw, device).total;
+  } finally {
+    det.train(wasTraining);
+  }
 }
 
 /**

@@ -368,10 +368,13 @@ export class TwoStageDetector extends Module {
    * (or H x W without metas). Labels are score columns; background excluded.
    */
   detect(images: Tensor, metas: readonly ImageMeta[] | null = null): RoiDetections[] {
+    return noGrad(() => tidy(() => this.detectFrom(this.forward(images, metas), imageSizes(images, metas))));
+  }
+
+  /** A test forward pass's proposals through the RoI head and post-processing, clipped to `sizes` [h, w] per image. */
+  detectFrom(f: TwoStageForward, sizes: readonly (readonly [number, number])[]): RoiDetections[] {
     return noGrad(() =>
       tidy(() => {
-        const f = this.forward(images, metas);
-        const sizes = imageSizes(images, metas);
         const rois = cat(
           f.proposals.map((p, i) =>
             cat(
@@ -401,10 +404,16 @@ export class TwoStageDetector extends Module {
 
   /** Detections per image in original-image pixels, labels 0..N-1 (as DenseDetector.predict). */
   predict(images: Tensor, metas: readonly ImageMeta[]): DetectionResult[] {
+    return noGrad(() => tidy(() => this.predictFrom(this.forward(images, metas), metas)));
+  }
+
+  /** `predict` from a test forward pass made with these `metas` (evaluation reuses it for the proposals). */
+  predictFrom(f: TwoStageForward, metas: readonly ImageMeta[]): DetectionResult[] {
     return noGrad(() =>
       tidy(() => {
         const shift = this.background === 'first' ? 1 : 0;
-        return this.detect(images, metas).map((d, i) => ({
+        const sizes = metas.map((m) => [m.imgShape[0], m.imgShape[1]] as const);
+        return this.detectFrom(f, sizes).map((d, i) => ({
           boxes: toOriginal(d.boxes, metas[i]!),
           scores: d.scores,
           labels: shift === 0 ? d.labels : d.labels.sub(shift),
