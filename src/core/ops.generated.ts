@@ -1074,3 +1074,8 @@ export function _foreach_norm_Scalar(self_: readonly Tensor[], ord?: Scalar): Te
 export function _foreach_zero_(self_: readonly Tensor[]): void {
   native.callVoid(262, hs(self_));
 }
+/** `aten::embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)` */
+export function embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq?: boolean, mode?: number, sparse?: boolean, per_sample_weights?: Tensor | null, include_last_offset?: boolean): [Tensor, Tensor, Tensor, Tensor] {
+  const r = wrapAll(native.callTensors(263, weight.h, indices.h, offsets.h, scale_grad_by_freq, mode, sparse, per_sample_weights === undefined ? undefined : oh(per_sample_weights), include_last_offset));
+  return [r[0]!, r[1]!, r[2]!, r[3]!];
+}

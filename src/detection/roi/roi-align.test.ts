@@ -1,10 +1,10 @@
 // roiAlign against torchvision 0.14's roi_align C++ kernel (scripts/fixtures/roi_align_oracle.py):
 // outputs and feature gradients (of sum(out * cotangent)) for sampling ratio 0 (adaptive), 1, 2, 3,
 // aligned true and false, float32 and float64, on 14 RoIs over two images (inside, partly and
-// wholly off the map, tiny, zero-size, larger than the image). The composite reads the sample
-// points through grid_sampler's normalised coordinates, so it agrees to rounding, not bit for bit:
-// measured max |got - want| / max |want| 6e-7 (float32) and 1.1e-15 (float64); the tolerances
-// below are about 3x and 10x that. Then properties: the empty set, zero-size RoIs, no gradient for
+// wholly off the map, tiny, zero-size, larger than the image). The composite sums each bin's
+// weighted corners in embedding_bag's order, not the kernel's, so it agrees to rounding, not bit
+// for bit: measured max |got - want| / max |want| about 6e-7 (float32) and under 5e-15 (float64);
+// the tolerances below are about 3x that. Then properties: the empty set, zero-size RoIs, no gradient for
 // the RoIs, RoI order over several images.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,11 +1,13 @@
 // RoIAlign (Mask R-CNN, He et al. 2017, sec. 3) as an ATen composite with no backward of its own:
-// the sample points of every bin are computed as torchvision 0.14's CPU kernel computes them
-// (torchvision/csrc/ops/cpu/roi_align_kernel.cpp, pre_calc_for_bilinear_interpolate), read with
-// grid_sampler (bilinear, border padding, align_corners false: the kernel's clamp of a point in
-// [-1, 0] to 0 and in [size-1, size] to size-1), zeroed where the kernel zeroes a point (outside
-// [-1, W] x [-1, H]), and averaged over the bin's grid (the kernel divides by the full grid count,
-// invalid points included). libtorch's autograd differentiates grid_sampler, so gradients reach
-// the features; the RoIs are detached (torchvision has no gradient for them either).
+// the sample points of every bin and their bilinear corners and weights are computed as
+// torchvision 0.14's CPU kernel computes them (torchvision/csrc/ops/cpu/roi_align_kernel.cpp,
+// pre_calc_for_bilinear_interpolate: a point in [-1, 0] reads 0, one in [size-1, size] reads
+// size-1, one outside [-1, size] is dropped), and each output bin is the weighted sum of those
+// feature rows (one embedding_bag, sum mode, per-sample weights) divided by the bin's grid count
+// (invalid points included, as the kernel). libtorch's autograd differentiates embedding_bag with
+// respect to the features (a scatter-add of the weighted gradient), so gradients reach the
+// features; the RoIs are detached (torchvision has no gradient for them either). No per-sample
+// tensor of features is made, so memory stays the output's, as the kernel's.
 import * as ops from '../../core/ops.generated.ts';
 import { arange, cat, stack, type Tensor, tensor, tidy, where, zeros } from '../../core/tensor.ts';
 
@@ -19,9 +21,6 @@ export interface RoiAlignOptions {
   /** true: shift the box by -0.5 pixel (Detectron2); false: the legacy op, RoI sides at least 1. */
   aligned: boolean;
 }
-
-const BILINEAR = 0;
-const BORDER = 1;
 
 /** (oh, ow) from a number or a pair, checked. */
 export function outputPair(outputSize: number | readonly [number, number]): [number, number] {
@@ -88,7 +87,7 @@ export function roiAlign(
       gridH = binH.ceil().toArray();
       gridW = binW.ceil().toArray();
     }
-    // group the RoIs by grid size: each group is one grid_sampler call
+    // group the RoIs by grid size: each group's bins are bags of the same size
     const groups = new Map<string, { gh: number; gw: number; idx: number[] }>();
     for (let k = 0; k < K; k++) {
       const gh = Math.max(gridH[k] as number, 0);
@@ -101,16 +100,24 @@ export function roiAlign(
       }
       g.idx.push(k);
     }
-    // every group's sample points go through one grid_sampler call (one gradient buffer for the
-    // map however many grid sizes there are); each image reads its own RoIs' points
-    const sampled: SampledGroup[] = [];
-    const pointOffset = new Array<number>(B).fill(0); // points so far per image
+    // Every output bin is a weighted bag of feature rows: its grid's sample points, each with its
+    // 4 bilinear corners (the kernel's pre_calc: indices and weights, zero weight for a point it
+    // drops), summed by one embedding_bag over the features laid out [B*H*W, C] and divided by
+    // the grid count. Autograd's embedding_bag backward scatters the gradient to those rows: no
+    // per-sample tensor is ever made, forward or backward.
+    const [, , H, W] = features.shape as [number, number, number, number];
+    const idxParts: Tensor[] = [];
+    const wParts: Tensor[] = [];
+    const bagSize: number[] = []; // per group: entries per output bin
     const order: number[] = [];
     for (const g of groups.values()) {
       order.push(...g.idx);
-      if (g.gh === 0 || g.gw === 0) continue;
+      if (g.gh === 0 || g.gw === 0) {
+        bagSize.push(0);
+        continue;
+      }
       const sel = tensor(g.idx, { dtype: 'int64', device }); // [n]
-      const pts = groupPoints(features, {
+      const c = groupCorners(features, {
         startH: startH.indexSelect(0, sel),
         startW: startW.indexSelect(0, sel),
         binH: binH.indexSelect(0, sel),
@@ -120,64 +127,46 @@ export function roiAlign(
         oh,
         ow,
       });
-      const size = oh * g.gh * ow * g.gw; // points per RoI
-      const base = g.idx.map((k) => {
-        const b = batch[k] as number;
-        const at = pointOffset[b] as number;
-        pointOffset[b] = at + size;
-        return { b, at };
-      });
-      sampled.push({ ...g, ...pts, base });
+      const image = tensor(
+        g.idx.map((k) => (batch[k] as number) * H * W),
+        { dtype: 'int64', device },
+      ).view(-1, 1); // [n,1]
+      idxParts.push(c.index.add(image).view(-1));
+      wParts.push(c.weight.view(-1));
+      bagSize.push(g.gh * g.gw * 4);
     }
-    const perImage = Math.max(0, ...pointOffset);
-    let values: Tensor | null = null; // [B*perImage, C]: every point's C values
-    const positions: Tensor[] = []; // per group: [n*P*Q] rows of `values`
-    if (perImage > 0) {
-      const grid = zeros([B * perImage, 2], { dtype, device }); // unused slots read the centre
-      const parts: Tensor[] = [];
-      for (const g of sampled) {
-        const size = g.grid.shape[1] as number;
-        const start = tensor(
-          g.base.map(({ b, at }) => b * perImage + at),
-          { dtype: 'int64', device },
-        ); // [n]
-        const pos = start
-          .view(-1, 1)
-          .add(arange(0, size, 1, { dtype: 'int64', device }).view(1, size))
-          .view(-1); // [n*P*Q]
-        positions.push(pos);
-        parts.push(g.grid.reshape(-1, 2));
-      }
-      const all = grid.indexPut([cat(positions, 0)], cat(parts, 0)).view(B, perImage, 1, 2); // [B,perImage,1,2]
-      values = ops
-        .grid_sampler(features, all, BILINEAR, BORDER, false) // [B,C,perImage,1]
-        .view(B, C, perImage)
-        .transpose(1, 2)
-        .reshape(B * perImage, C);
-    }
-    const outs: Tensor[] = [];
-    let s = 0;
+    // bag offsets: the groups' bins in group order, each group's bins of its own size
+    const offsets: number[] = [];
+    const divisor: number[] = [];
+    let at = 0;
+    let gi = 0;
     for (const g of groups.values()) {
-      const n = g.idx.length;
-      if (g.gh === 0 || g.gw === 0) {
-        outs.push(zeroRois(n));
-        continue;
+      const size = bagSize[gi++] as number;
+      const count = Math.max(g.gh * g.gw, 1);
+      for (let r = 0; r < g.idx.length * oh * ow; r++) {
+        offsets.push(at);
+        divisor.push(count);
+        at += size;
       }
-      const sg = sampled[s] as SampledGroup;
-      const pos = positions[s] as Tensor;
-      s++;
-      const P = oh * g.gh;
-      const Q = ow * g.gw;
-      const v = (values as Tensor).indexSelect(0, pos).view(n, P, Q, C).permute(0, 3, 1, 2); // [n,C,P,Q]
-      outs.push(
-        where(sg.valid, v, 0)
-          .reshape(n, C, oh, g.gh, ow, g.gw)
-          .sum([3, 5])
-          .div(g.gh * g.gw), // [n,C,oh,ow]
-      );
     }
-    const out = outs.length === 1 ? (outs[0] as Tensor) : cat(outs, 0); // [K,C,oh,ow] in group order
-    if (order.every((k, i) => k === i)) return out;
+    const rows = features.permute(0, 2, 3, 1).reshape(B * H * W, C); // [B*H*W, C]
+    const index = idxParts.length > 0 ? cat(idxParts, 0) : zeros([0], { dtype: 'int64', device });
+    const weight = wParts.length > 0 ? cat(wParts, 0) : zeros([0], { dtype, device });
+    const [bags] = ops.embedding_bag(
+      rows,
+      index,
+      tensor(offsets, { dtype: 'int64', device }),
+      false,
+      0, // sum
+      false,
+      weight,
+      false,
+    ); // [K*oh*ow, C] in group order
+    const out = bags
+      .div(tensor(divisor, { dtype, device }).view(-1, 1))
+      .view(K, oh, ow, C)
+      .permute(0, 3, 1, 2); // [K,C,oh,ow]
+    if (order.every((k, i) => k === i)) return out.contiguous();
     const inverse = new Array<number>(K);
     order.forEach((k, i) => {
       inverse[k] = i;
@@ -197,21 +186,13 @@ interface GroupGeometry {
   ow: number;
 }
 
-interface SampledGroup {
-  gh: number;
-  gw: number;
-  idx: number[];
-  grid: Tensor; // [n,P*Q,2]
-  valid: Tensor; // [n,1,P,Q]
-  base: { b: number; at: number }[];
-}
-
 /**
- * The sample points of n RoIs that all have a gh x gw grid per bin, as grid_sampler coordinates
- * grid [n, P*Q, 2] (P = oh*gh rows, Q = ow*gw columns), and where the kernel keeps them, valid
- * [n,1,P,Q].
+ * The bilinear corners of n RoIs that all have a gh x gw grid per bin, as the kernel's pre_calc
+ * computes them: per output bin (row-major), per sample (iy, ix), 4 flat indices y*W + x into one
+ * image's H x W map and their weights (hy*hx, hy*lx, ly*hx, ly*lx; 0 for a point outside
+ * [-1, H] x [-1, W]). index and weight [n, oh*ow*gh*gw*4].
  */
-function groupPoints(features: Tensor /* [B,C,H,W] */, g: GroupGeometry): { grid: Tensor; valid: Tensor } {
+function groupCorners(features: Tensor /* [B,C,H,W] */, g: GroupGeometry): { index: Tensor; weight: Tensor } {
   const [, , H, W] = features.shape as [number, number, number, number];
   const { gh, gw, oh, ow } = g;
   const n = g.startH.shape[0] as number;
@@ -235,16 +216,40 @@ function groupPoints(features: Tensor /* [B,C,H,W] */, g: GroupGeometry): { grid
       .add(i.mul(b).div(grid))
       .reshape(n, bins * grid);
   };
-  const y = along(g.startH, g.binH, oh, gh); // [n,P] feature pixels
-  const x = along(g.startW, g.binW, ow, gw); // [n,Q]
-  // the kernel zeroes a point with y < -1 || y > H || x < -1 || x > W
-  const valid = y
-    .ge(-1)
-    .logicalAnd(y.le(H))
-    .view(n, 1, P, 1)
-    .logicalAnd(x.ge(-1).logicalAnd(x.le(W)).view(n, 1, 1, Q)); // [n,1,P,Q]
-  // pixel -> grid_sampler's normalised coordinate (align_corners false: x = ((u + 1) * W - 1) / 2)
-  const u = x.mul(2).add(1).div(W).sub(1).view(n, 1, Q).expand(n, P, Q); // [n,P,Q]
-  const v = y.mul(2).add(1).div(H).sub(1).view(n, P, 1).expand(n, P, Q); // [n,P,Q]
-  return { grid: stack([u, v], -1).view(n, P * Q, 2), valid };
+  // One axis: a point in [-1, 0] reads 0, one at or past size-1 reads size-1 (low = high there),
+  // else low = floor, high = low + 1; l = v - low, h = 1 - l.
+  const axis = (v: Tensor, size: number) => {
+    const inside = v.ge(-1).logicalAnd(v.le(size));
+    const c = v.clampMin(0);
+    const edge = c.floor().ge(size - 1);
+    const low = where(edge, size - 1, c.floor());
+    const high = where(edge, size - 1, low.add(1));
+    const l = where(edge, 0, c.sub(low));
+    return { inside, low: low.to('int64'), high: high.to('int64'), l, h: l.rsub(1) };
+  };
+  const y = axis(along(g.startH, g.binH, oh, gh), H); // [n,P]
+  const x = axis(along(g.startW, g.binW, ow, gw), W); // [n,Q]
+  const Y = (t: Tensor) => t.view(n, P, 1);
+  const X = (t: Tensor) => t.view(n, 1, Q);
+  const valid = Y(y.inside).logicalAnd(X(x.inside)).to(dtype); // [n,P,Q]
+  const index = stack(
+    [
+      Y(y.low).mul(W).add(X(x.low)),
+      Y(y.low).mul(W).add(X(x.high)),
+      Y(y.high).mul(W).add(X(x.low)),
+      Y(y.high).mul(W).add(X(x.high)),
+    ],
+    -1,
+  ); // [n,P,Q,4]
+  const weight = stack(
+    [Y(y.h).mul(X(x.h)), Y(y.h).mul(X(x.l)), Y(y.l).mul(X(x.h)), Y(y.l).mul(X(x.l))],
+    -1,
+  ).mul(valid.unsqueeze(-1)); // [n,P,Q,4]
+  // [n, oh, gh, ow, gw, 4] -> bins row-major, then each bin's samples (iy, ix) and corners
+  const perBin = (t: Tensor) =>
+    t
+      .view(n, oh, gh, ow, gw, 4)
+      .permute(0, 1, 3, 2, 4, 5)
+      .reshape(n, oh * ow * gh * gw * 4);
+  return { index: perBin(index), weight: perBin(weight) };
 }
