@@ -7,8 +7,8 @@
 //   lvl = floor(log2(sqrt(area) / finestScale + 1e-6)), clamped to [0, numLevels - 1].
 // Both use area = (x2 - x1) * (y2 - y1) in the RoIs' dtype. The eps sits outside the log in one
 // and inside in the other, so they can differ for a RoI a hair below a level boundary.
-import { cat, noGrad, type Tensor, tensor, tidy } from '../../core/tensor.ts';
-import { outputPair, roiAlign } from './roi-align.ts';
+import { noGrad, type Tensor, tidy } from '../../core/tensor.ts';
+import { outputPair, roiAlignLevels } from './roi-align.ts';
 
 export type LevelMapperKind = 'torchvision' | 'mmdet';
 
@@ -120,35 +120,16 @@ export class MultiScaleRoIAlign {
       throw new RangeError(
         `MultiScaleRoIAlign: ${feats.length} feature levels for ${o.featmapStrides.length} strides`,
       );
-    const align = (l: number, r: Tensor /* [n,5] */): Tensor /* [n,C,oh,ow] */ =>
-      roiAlign(feats[l] as Tensor, r, {
-        outputSize: this.outputSize,
-        spatialScale: 1 / (o.featmapStrides[l] as number),
-        samplingRatio: o.samplingRatio,
-        aligned: o.aligned,
-      });
+    const common = { outputSize: this.outputSize, samplingRatio: o.samplingRatio, aligned: o.aligned };
+    const levels = feats.map((features, l) => ({
+      features,
+      spatialScale: 1 / (o.featmapStrides[l] as number),
+    }));
     return tidy(() => {
       const K = rois.shape[0] as number;
-      if (K === 0 || feats.length === 1) return align(0, rois);
-      const levels = mapRoiLevels(rois, o).toArray(); // [K] on the host
-      const byLevel: number[][] = feats.map(() => []);
-      levels.forEach((l, k) => {
-        (byLevel[l] as number[]).push(k);
-      });
-      const outs: Tensor[] = [];
-      const order: number[] = [];
-      byLevel.forEach((idx, l) => {
-        if (idx.length === 0) return;
-        order.push(...idx);
-        outs.push(align(l, rois.indexSelect(0, tensor(idx, { dtype: 'int64', device: rois.device }))));
-      });
-      const out = outs.length === 1 ? (outs[0] as Tensor) : cat(outs, 0); // [K,C,oh,ow] by level
-      if (order.every((k, i) => k === i)) return out;
-      const inverse = new Array<number>(K);
-      order.forEach((k, i) => {
-        inverse[k] = i;
-      });
-      return out.indexSelect(0, tensor(inverse, { dtype: 'int64', device: out.device }));
+      if (K === 0 || feats.length === 1) return roiAlignLevels(levels.slice(0, 1), rois, null, common);
+      // one pass over every level, results already in RoI order
+      return roiAlignLevels(levels, rois, mapRoiLevels(rois, o).toArray(), common);
     });
   }
 }

@@ -41,24 +41,63 @@ export function roiAlign(
   rois: Tensor /* [K,5] */,
   o: RoiAlignOptions,
 ): Tensor {
-  if (features.ndim !== 4)
-    throw new RangeError(`roiAlign: features must be [B,C,H,W], got [${features.shape}]`);
+  const { spatialScale, ...rest } = o;
+  return roiAlignLevels([{ features, spatialScale }], rois, null, rest);
+}
+
+/** One feature map RoIs are pooled from, and the scale from RoI units to its pixels. */
+export interface RoiLevel {
+  features: Tensor /* [B,C,H,W] */;
+  spatialScale: number;
+}
+
+/**
+ * roiAlign over several maps of the same batch and channels at once: RoI k is pooled from
+ * levels[level[k]] (level null: every RoI from levels[0]) and the result is [K,C,oh,ow] in RoI
+ * order, each row equal to roiAlign on its own level. One embedding_bag for all levels: no
+ * per-level results to concatenate and reorder (MultiScaleRoIAlign's path).
+ */
+export function roiAlignLevels(
+  levels: readonly RoiLevel[],
+  rois: Tensor /* [K,5] */,
+  level: readonly number[] | null,
+  o: Omit<RoiAlignOptions, 'spatialScale'>,
+): Tensor {
+  if (levels.length === 0) throw new RangeError('roiAlign: no feature map');
+  for (const { features, spatialScale } of levels) {
+    if (features.ndim !== 4)
+      throw new RangeError(`roiAlign: features must be [B,C,H,W], got [${features.shape}]`);
+    if (!(spatialScale > 0)) throw new RangeError(`roiAlign: spatialScale must be > 0, got ${spatialScale}`);
+  }
   if (rois.ndim !== 2 || rois.shape[1] !== 5)
     throw new RangeError(`roiAlign: rois must be [K,5] (batch index, x1, y1, x2, y2), got [${rois.shape}]`);
   if (!Number.isInteger(o.samplingRatio))
     throw new RangeError(`roiAlign: samplingRatio must be an integer, got ${o.samplingRatio}`);
-  if (!(o.spatialScale > 0))
-    throw new RangeError(`roiAlign: spatialScale must be > 0, got ${o.spatialScale}`);
   const [oh, ow] = outputPair(o.outputSize);
-  const [B, C] = features.shape as [number, number, number, number];
+  const first = (levels[0] as RoiLevel).features;
+  const [B, C] = first.shape as [number, number, number, number];
+  for (const { features } of levels) {
+    if (features.shape[0] !== B || features.shape[1] !== C)
+      throw new RangeError(
+        `roiAlign: levels differ in batch or channels: [${features.shape}] vs [${first.shape}]`,
+      );
+  }
   const K = rois.shape[0] as number;
-  const dtype = features.dtype;
-  const device = features.device;
+  if (level !== null && level.length !== K)
+    throw new RangeError(`roiAlign: ${level.length} level indices for ${K} RoIs`);
+  const dtype = first.dtype;
+  const device = first.device;
   return tidy(() => {
-    // zeros that still hang on the features' graph, so a loss over them can run backward
-    const zeroRois = (n: number): Tensor /* [n,C,oh,ow] */ =>
-      zeros([n, C, oh, ow], { dtype, device }).add(features.narrow(0, 0, 0).sum());
-    if (K === 0) return zeroRois(0);
+    if (K === 0) {
+      // zeros that still hang on every map's graph, so a loss over them can run backward
+      let z = zeros([0, C, oh, ow], { dtype, device });
+      for (const { features } of levels) z = z.add(features.narrow(0, 0, 0).sum());
+      return z;
+    }
+    const lv = level ?? new Array<number>(K).fill(0);
+    for (const l of lv)
+      if (!(Number.isInteger(l) && l >= 0 && l < levels.length))
+        throw new RangeError(`roiAlign: level ${l} outside [0, ${levels.length})`);
     const r = rois.detach().to(dtype); // [K,5]
     const batch = r
       .select(1, 0)
@@ -66,12 +105,16 @@ export function roiAlign(
       .map((b) => Math.trunc(b)); // the kernel's (int) cast
     for (const b of batch)
       if (!(b >= 0 && b < B)) throw new RangeError(`roiAlign: RoI batch index ${b} outside [0, ${B})`);
-    // the kernel's arithmetic, in the features' dtype and its order
+    // the kernel's arithmetic, in the features' dtype and its order, each RoI at its level's scale
+    const scale = tensor(
+      lv.map((l) => (levels[l] as RoiLevel).spatialScale),
+      { dtype, device },
+    ); // [K]
     const offset = o.aligned ? 0.5 : 0;
-    const startW = r.select(1, 1).mul(o.spatialScale).sub(offset); // [K]
-    const startH = r.select(1, 2).mul(o.spatialScale).sub(offset); // [K]
-    let roiW = r.select(1, 3).mul(o.spatialScale).sub(offset).sub(startW); // [K]
-    let roiH = r.select(1, 4).mul(o.spatialScale).sub(offset).sub(startH); // [K]
+    const startW = r.select(1, 1).mul(scale).sub(offset); // [K]
+    const startH = r.select(1, 2).mul(scale).sub(offset); // [K]
+    let roiW = r.select(1, 3).mul(scale).sub(offset).sub(startW); // [K]
+    let roiH = r.select(1, 4).mul(scale).sub(offset).sub(startH); // [K]
     if (!o.aligned) {
       roiW = roiW.clampMin(1);
       roiH = roiH.clampMin(1);
@@ -87,37 +130,53 @@ export function roiAlign(
       gridH = binH.ceil().toArray();
       gridW = binW.ceil().toArray();
     }
-    // group the RoIs by grid size: each group's bins are bags of the same size
-    const groups = new Map<string, { gh: number; gw: number; idx: number[] }>();
+    // Every output bin is a weighted bag of feature rows: its grid's sample points, each with its
+    // 4 bilinear corners (the kernel's pre_calc: indices and weights, zero weight for a point it
+    // drops), summed by one embedding_bag over every level's features laid out [B*H*W, C] one
+    // after another, and divided by the grid count. Autograd's embedding_bag backward scatters the
+    // gradient to those rows: no per-sample tensor is ever made, forward or backward.
+    const rowBase: number[] = []; // first row of each level
+    let rowsSoFar = 0;
+    for (const { features } of levels) {
+      rowBase.push(rowsSoFar);
+      rowsSoFar += B * (features.shape[2] as number) * (features.shape[3] as number);
+    }
+    // bags in RoI order: RoI k's oh*ow bins each hold gh_k*gw_k*4 entries
+    const per = (k: number) => Math.max(gridH[k] as number, 0) * Math.max(gridW[k] as number, 0);
+    const entryStart: number[] = [];
+    const offsets: number[] = [];
+    const divisor: number[] = [];
+    let at = 0;
     for (let k = 0; k < K; k++) {
-      const gh = Math.max(gridH[k] as number, 0);
-      const gw = Math.max(gridW[k] as number, 0);
-      const key = gh === 0 || gw === 0 ? 'empty' : `${gh}x${gw}`;
+      entryStart.push(at);
+      const size = per(k) * 4;
+      const count = Math.max(per(k), 1);
+      for (let j = 0; j < oh * ow; j++) {
+        offsets.push(at);
+        divisor.push(count);
+        at += size;
+      }
+    }
+    const index = zeros([at], { dtype: 'int64', device });
+    const weight = zeros([at], { dtype, device });
+    // the RoIs of one level and grid size share their corners' computation
+    const groups = new Map<string, { l: number; gh: number; gw: number; idx: number[] }>();
+    for (let k = 0; k < K; k++) {
+      if (per(k) === 0) continue; // an empty bag: zeros
+      const l = lv[k] as number;
+      const key = `${l}:${gridH[k]}x${gridW[k]}`;
       let g = groups.get(key);
       if (!g) {
-        g = { gh, gw, idx: [] };
+        g = { l, gh: gridH[k] as number, gw: gridW[k] as number, idx: [] };
         groups.set(key, g);
       }
       g.idx.push(k);
     }
-    // Every output bin is a weighted bag of feature rows: its grid's sample points, each with its
-    // 4 bilinear corners (the kernel's pre_calc: indices and weights, zero weight for a point it
-    // drops), summed by one embedding_bag over the features laid out [B*H*W, C] and divided by
-    // the grid count. Autograd's embedding_bag backward scatters the gradient to those rows: no
-    // per-sample tensor is ever made, forward or backward.
-    const [, , H, W] = features.shape as [number, number, number, number];
-    const idxParts: Tensor[] = [];
-    const wParts: Tensor[] = [];
-    const bagSize: number[] = []; // per group: entries per output bin
-    const order: number[] = [];
     for (const g of groups.values()) {
-      order.push(...g.idx);
-      if (g.gh === 0 || g.gw === 0) {
-        bagSize.push(0);
-        continue;
-      }
+      const f = (levels[g.l] as RoiLevel).features;
+      const [H, W] = [f.shape[2] as number, f.shape[3] as number];
       const sel = tensor(g.idx, { dtype: 'int64', device }); // [n]
-      const c = groupCorners(features, {
+      const c = groupCorners(H, W, dtype, device, {
         startH: startH.indexSelect(0, sel),
         startW: startW.indexSelect(0, sel),
         binH: binH.indexSelect(0, sel),
@@ -127,31 +186,25 @@ export function roiAlign(
         oh,
         ow,
       });
+      const E = oh * ow * g.gh * g.gw * 4; // entries per RoI
       const image = tensor(
-        g.idx.map((k) => (batch[k] as number) * H * W),
+        g.idx.map((k) => (rowBase[g.l] as number) + (batch[k] as number) * H * W),
         { dtype: 'int64', device },
       ).view(-1, 1); // [n,1]
-      idxParts.push(c.index.add(image).view(-1));
-      wParts.push(c.weight.view(-1));
-      bagSize.push(g.gh * g.gw * 4);
+      const pos = tensor(
+        g.idx.map((k) => entryStart[k] as number),
+        { dtype: 'int64', device },
+      )
+        .view(-1, 1)
+        .add(arange(0, E, 1, { dtype: 'int64', device }).view(1, E))
+        .view(-1); // [n*E]
+      index.indexPut_([pos], c.index.add(image).view(-1));
+      weight.indexPut_([pos], c.weight.view(-1));
     }
-    // bag offsets: the groups' bins in group order, each group's bins of its own size
-    const offsets: number[] = [];
-    const divisor: number[] = [];
-    let at = 0;
-    let gi = 0;
-    for (const g of groups.values()) {
-      const size = bagSize[gi++] as number;
-      const count = Math.max(g.gh * g.gw, 1);
-      for (let r = 0; r < g.idx.length * oh * ow; r++) {
-        offsets.push(at);
-        divisor.push(count);
-        at += size;
-      }
-    }
-    const rows = features.permute(0, 2, 3, 1).reshape(B * H * W, C); // [B*H*W, C]
-    const index = idxParts.length > 0 ? cat(idxParts, 0) : zeros([0], { dtype: 'int64', device });
-    const weight = wParts.length > 0 ? cat(wParts, 0) : zeros([0], { dtype, device });
+    const rows = cat(
+      levels.map(({ features }) => features.permute(0, 2, 3, 1).reshape(-1, C)),
+      0,
+    ); // [sum_l B*H_l*W_l, C]
     const [bags] = ops.embedding_bag(
       rows,
       index,
@@ -161,17 +214,12 @@ export function roiAlign(
       false,
       weight,
       false,
-    ); // [K*oh*ow, C] in group order
-    const out = bags
-      .div(tensor(divisor, { dtype, device }).view(-1, 1))
+    ); // [K*oh*ow, C]
+    return bags
+      .div_(tensor(divisor, { dtype, device }).view(-1, 1))
       .view(K, oh, ow, C)
-      .permute(0, 3, 1, 2); // [K,C,oh,ow]
-    if (order.every((k, i) => k === i)) return out.contiguous();
-    const inverse = new Array<number>(K);
-    order.forEach((k, i) => {
-      inverse[k] = i;
-    });
-    return out.indexSelect(0, tensor(inverse, { dtype: 'int64', device }));
+      .permute(0, 3, 1, 2)
+      .contiguous(); // [K,C,oh,ow]
   });
 }
 
@@ -192,12 +240,15 @@ interface GroupGeometry {
  * image's H x W map and their weights (hy*hx, hy*lx, ly*hx, ly*lx; 0 for a point outside
  * [-1, H] x [-1, W]). index and weight [n, oh*ow*gh*gw*4].
  */
-function groupCorners(features: Tensor /* [B,C,H,W] */, g: GroupGeometry): { index: Tensor; weight: Tensor } {
-  const [, , H, W] = features.shape as [number, number, number, number];
+function groupCorners(
+  H: number,
+  W: number,
+  dtype: Tensor['dtype'],
+  device: Tensor['device'],
+  g: GroupGeometry,
+): { index: Tensor; weight: Tensor } {
   const { gh, gw, oh, ow } = g;
   const n = g.startH.shape[0] as number;
-  const dtype = features.dtype;
-  const device = features.device;
   const P = oh * gh;
   const Q = ow * gw;
   // y = roi_start_h + ph * bin_size_h + (iy + .5) * bin_size_h / roi_bin_grid_h (the kernel's order)
