@@ -260,6 +260,15 @@ function conventionProblems(t: Target, format: WeightFormat, o: MapWeightsOption
   const det = t.det;
   const spec = det.spec;
   const neck = det.neck;
+  // Group counts are not in the weights: torchvision's FCOS and mmdet's GN heads use 32.
+  for (const [name, m] of spec.head.namedModules()) {
+    if (m instanceof GroupNorm && m.numGroups !== 32) {
+      out.push(
+        `${what}: ${format}'s GN heads use GroupNorm(32, C) but bbox_head.${name} has ${m.numGroups} groups (detkd picks gnGroups(channels): 32 for 64 or 256 channels)`,
+      );
+      break;
+    }
+  }
   if (format === 'torchvision') {
     if (spec.kind !== 'retina' && spec.kind !== 'fcos') {
       out.push(`${what}: torchvision has no '${spec.kind}' detector (only RetinaNet, FCOS and Faster R-CNN)`);
@@ -296,14 +305,6 @@ function conventionProblems(t: Target, format: WeightFormat, o: MapWeightsOption
         out.push(
           `${what}: torchvision's FCOS regresses relu(x) in stride units with centre-ness on the regression tower: build the head with normOnBbox and centernessOnReg`,
         );
-      }
-      for (const [name, m] of spec.head.namedModules()) {
-        if (m instanceof GroupNorm && m.numGroups !== 32) {
-          out.push(
-            `${what}: torchvision's FCOS towers use GroupNorm(32, C); bbox_head.${name} has ${m.numGroups} groups`,
-          );
-          break;
-        }
       }
     }
   } else if (

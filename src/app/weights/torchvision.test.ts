@@ -23,6 +23,7 @@ import { Shared2FCBoxHead } from '../../detection/roi-heads/bbox-head.ts';
 import { RpnHead } from '../../detection/rpn/rpn.ts';
 import { type IndexSource, randpermSource } from '../../detection/samplers/random-sampler.ts';
 import { TwoStageDetector } from '../../detection/two-stage.ts';
+import { mapWeights } from './mapping.ts';
 import { fromTorchvisionFasterRcnn, torchvisionFasterRcnnKey } from './torchvision.ts';
 
 native.setNumThreads(1);
@@ -240,5 +241,18 @@ test('TwoStageDetector.losses: an image without GT trains as all background, wit
     for (const [name, p] of det.namedParameters()) {
       if (p.grad) assert.ok(p.grad.isfinite().all().item(), `${name}: finite gradient`);
     }
+  });
+});
+
+test('mapWeights(torchvision) on a TwoStageDetector is this mapping: the same state dict, nothing left', () => {
+  tidy(() => {
+    const det = build();
+    const src = oracle.prefixed('w.');
+    const { stateDict, report } = mapWeights(det, src, 'torchvision');
+    assert.deepEqual(report.unusedSource, []);
+    assert.deepEqual(report.unfilledTarget, []);
+    const direct = fromTorchvisionFasterRcnn(src);
+    assert.deepEqual([...stateDict.keys()].sort(), [...direct.keys()].sort());
+    for (const [k, t] of direct) assert.equal(stateDict.get(k), t, k);
   });
 });
