@@ -101,8 +101,6 @@ const PY2_MODULES: Record<string, string> = {
   urllib2: 'urllib.request',
 };
 
-const MARK = Symbol('mark');
-
 const OPNAMES: Record<number, string> = {
   40: 'MARK',
   46: 'STOP',
