@@ -624,6 +624,15 @@ export function readPickle(
   }
 
   function build(obj: unknown, state: unknown): void {
+    if (isBuildable(obj)) {
+      try {
+        obj.setState(state);
+      } catch (e) {
+        if (e instanceof DetkdError) throw new DetkdError(`${where}: BUILD at byte ${opAt}: ${e.message}`);
+        throw e;
+      }
+      return;
+    }
     if (obj instanceof Map && state instanceof Map) {
       // An OrderedDict's instance attributes (state_dict()'s `_metadata`): kept apart, not items.
       attributes.set(obj, state);
@@ -633,12 +642,34 @@ export function readPickle(
       if (state.items[0] instanceof Map) attributes.set(obj, state.items[0] as Map<unknown, unknown>);
       return;
     }
-    if (obj instanceof PyObject && state instanceof Map) {
-      for (const [k, v] of state) obj.fields.set(k, v);
+    // A data class's __dict__, or (__dict__, slots) as copyreg writes it.
+    const fields = state instanceof PyTuple && state.items.length === 2 ? state.items[0] : state;
+    if (obj instanceof PyObject && fields instanceof Map) {
+      for (const [k, v] of fields) obj.fields.set(k, v);
       return;
     }
     fail(`BUILD at byte ${opAt} on ${describe(obj)} would need to run its __setstate__; refused`);
   }
+}
+
+/** An object an allow-listed global made that takes a BUILD state (numpy's dtypes and arrays). */
+export interface Buildable {
+  setState(state: unknown): void;
+}
+
+function isBuildable(x: unknown): x is Buildable {
+  return typeof x === 'object' && x !== null && typeof (x as { setState?: unknown }).setState === 'function';
+}
+
+/**
+ * An allow-listed class that holds only data: NEWOBJ (no arguments) makes an empty `PyObject`,
+ * BUILD fills its fields from the pickled `__dict__`. No method of the class is involved.
+ */
+export function dataClass(module: string, name: string): PyCallable {
+  return new PyCallable(module, name, (args) => {
+    if (args.length > 0) throw new DetkdError('takes no positional arguments');
+    return new PyObject(`${module}.${name}`, new Map());
+  });
 }
 
 /** Instance attributes BUILD set on dicts (an OrderedDict state dict's `_metadata`). */
@@ -674,10 +705,6 @@ export function containerGlobals(): PyCallable[] {
     if (Array.isArray(src)) return [...src];
     throw new DetkdError(`expects a list, not ${describe(src)}`);
   };
-  const namespace = new PyCallable('argparse', 'Namespace', (args) => {
-    if (args.length > 0) throw new DetkdError('takes no positional arguments');
-    return new PyObject('argparse.Namespace', new Map());
-  });
   return [
     new PyCallable('collections', 'OrderedDict', iterPairs),
     new PyCallable('builtins', 'dict', iterPairs),
@@ -700,7 +727,7 @@ export function containerGlobals(): PyCallable[] {
       }
       return out;
     }),
-    namespace,
+    dataClass('argparse', 'Namespace'),
   ];
 }
 

@@ -54,7 +54,15 @@ function throwsDetkd(fn: () => unknown, ...parts: (string | RegExp)[]): string {
 }
 
 test('the fixtures cover every case and both formats', () => {
-  assert.deepEqual(Object.keys(cases).sort(), ['ddp', 'mmdet', 'mmdet3', 'model', 'resnet', 'tensors']);
+  assert.deepEqual(Object.keys(cases).sort(), [
+    'ddp',
+    'mmdet',
+    'mmdet3',
+    'mmengine',
+    'model',
+    'resnet',
+    'tensors',
+  ]);
   assert.ok(cases.resnet!.keys.length >= 20);
 });
 
@@ -163,6 +171,47 @@ test('{model: ...}: argparse.Namespace and torch.device in the wrapper are read 
     device: 'cpu',
   });
   assert.equal((raw.object as Map<string, unknown>).get('epoch'), 25);
+});
+
+test('mmengine: numpy scalars in meta decoded, message_hub HistoryBuffers read as data', () => {
+  const f = readPth(join(DIR, 'mmengine_zip.pth'));
+  try {
+    assert.deepEqual(f.meta, {
+      dataset_meta: { classes: ['cat', 'dog'] },
+      epoch: 12,
+      seed: 42,
+      hook_msgs: { best_score: 0.3125, best_ok: true },
+    });
+  } finally {
+    disposeAll(f);
+  }
+  const raw = readCheckpointObject(readFileSync(join(DIR, 'mmengine_legacy.pth')), 'mmengine.pth');
+  const hub = plainMeta((raw.object as Map<string, unknown>).get('message_hub')) as {
+    log_scalars: Record<string, unknown>;
+  };
+  assert.deepEqual(hub.log_scalars['train/loss'], {
+    $object: 'mmengine.logging.history_buffer.HistoryBuffer',
+    max_length: 1000000,
+    _log_history: { $ndarray: { dtype: '<f8', shape: [2], values: [1.5, 0.75] } },
+    _count_history: { $ndarray: { dtype: '<i8', shape: [2], values: [1, 1] } },
+  });
+});
+
+test('numpy: only ndarray is reconstructed, and object arrays are refused', () => {
+  const np = 'cnumpy.core.multiarray\n_reconstruct\n';
+  throwsDetkd(
+    () => readPickle(pkl('\x80\x02', np, 'cnumpy\nmatrix\nK\x00\x85C\x01b\x87R.'), resolver),
+    "refuses to reconstruct 'numpy.matrix'",
+  );
+  // an object array's BUILD carries a list, not bytes
+  const objArray = pkl(
+    '\x80\x02',
+    np,
+    'cnumpy\nndarray\nK\x00\x85C\x01b\x87R(K\x01K\x01\x85cnumpy\ndtype\n',
+    ...unicode('f8'),
+    '\x89\x88\x87R\x89]tb.',
+  );
+  throwsDetkd(() => readPickle(objArray, resolver), 'numpy object arrays are not supported');
 });
 
 test('a global stored only as data is an inert placeholder, not an error', () => {

@@ -24,9 +24,11 @@ import { type DType, dtypeCode, itemSize } from '../core/dtype.ts';
 import { DetkdError } from '../core/errors.ts';
 import { native } from '../core/native.ts';
 import { Tensor } from '../core/tensor.ts';
+import { NdArray, NpDType, numpyGlobals } from './numpy.ts';
 import {
   allowListResolver,
   containerGlobals,
+  dataClass,
   describe,
   PyCallable,
   PyGlobal,
@@ -156,6 +158,9 @@ export const ALLOWED: readonly PyCallable[] = [
     return typeof index === 'number' ? `${type}:${index}` : type;
   }),
   ...containerGlobals(),
+  // metadata: numpy scalars and arrays (decoded from their bytes), mmengine's log buffers (data)
+  ...numpyGlobals(),
+  dataClass('mmengine.logging.history_buffer', 'HistoryBuffer'),
 ];
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -398,7 +403,8 @@ export function materialize(rec: TensorRecord, limit: number): Tensor {
 /**
  * Metadata as plain JSON-like values: dicts become objects, tuples, lists and sets arrays; a
  * tensor becomes `{ $tensor: { dtype, shape } }`, a global `{ $global: 'module.name' }`, an
- * argparse.Namespace `{ $object: 'argparse.Namespace', ...fields }`, bytes `{ $bytes: length }`,
+ * data class `{ $object: 'argparse.Namespace', ...fields }`, bytes `{ $bytes: length }`, a numpy
+ * scalar its number, a numpy array `{ $ndarray: { dtype, shape, values } }` (storage order),
  * an int beyond 2^53 its decimal string; a container that contains itself `'$recursive'`.
  */
 export function plainMeta(v: unknown): unknown {
@@ -416,6 +422,9 @@ export function plainMeta(v: unknown): unknown {
     else if (x instanceof StorageRef) out = { $storage: { dtype: x.dtype, numel: x.numel } };
     else if (x instanceof PyGlobal || x instanceof PyCallable) out = { $global: x.qualname };
     else if (x instanceof Uint8Array) out = { $bytes: x.length };
+    else if (x instanceof NpDType) out = { $dtype: x.name };
+    else if (x instanceof NdArray)
+      out = { $ndarray: { dtype: x.dtype?.name ?? null, shape: [...x.shape], values: x.values().map(go) } };
     else if (x instanceof PyTuple || x instanceof PySet) out = x.items.map(go);
     else if (Array.isArray(x)) out = x.map(go);
     else if (x instanceof Map || x instanceof PyObject) {
