@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { compareBits, fixturePath, loadOracle } from '../../test/support/oracle.ts';
 import { DetkdError } from '../core/errors.ts';
-import { allowListResolver, containerGlobals, PyGlobal, PyTuple, readPickle } from './pickle.ts';
+import {
+  allowListResolver,
+  containerGlobals,
+  dictAttributes,
+  PyGlobal,
+  PyTuple,
+  readPickle,
+} from './pickle.ts';
 import {
   ALLOWED,
   materialize,
@@ -125,6 +132,17 @@ for (const fmt of FORMATS) {
     assert.equal(raw.storages.size, 14);
   });
 }
+
+test("state_dict()'s _metadata (BUILD on the OrderedDict) is kept apart from the tensors", () => {
+  for (const fmt of FORMATS) {
+    const raw = readCheckpointObject(readFileSync(join(DIR, `resnet_${fmt}.pth`)), 'resnet.pth');
+    const sd = raw.object as Map<unknown, unknown>;
+    assert.ok(!sd.has('_metadata'));
+    const meta = plainMeta(dictAttributes(sd)) as { _metadata: Record<string, { version: number }> };
+    assert.deepEqual(meta._metadata.bn1, { version: 2 });
+    assert.deepEqual(meta._metadata['layer1.0.conv1'], { version: 1 });
+  }
+});
 
 test('mmdet: ema_ keys set aside with a note, meta read with placeholders', () => {
   const f = readPth(join(DIR, 'mmdet_zip.pth'));
@@ -374,6 +392,13 @@ test('truncated and inconsistent files name the file and the entry', () => {
   );
   throwsDetkd(() => parsePth(new Uint8Array([1, 2, 3]), 'x.pth'), 'x.pth: not a PyTorch checkpoint');
   throwsDetkd(() => readPth(join(DIR, 'missing.pth')), 'missing.pth: cannot read (ENOENT)');
+});
+
+test('a storage entry shorter than its persistent id says names the file, the entry and the sizes', () => {
+  throwsDetkd(
+    () => readPth(join(DIR, 'short_storage.pth')),
+    /short_storage\.pth: storage 'data\/0' holds 40 bytes, its 108 float32 elements need 432$/,
+  );
 });
 
 test('a storage too small for its tensor names the storage, the sizes and the tensor', () => {
