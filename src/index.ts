@@ -50,6 +50,7 @@ export {
   zerosLike,
 } from './core/tensor.ts';
 export * as data from './data/index.ts';
+export * from './detection/any-detector.ts';
 export { DenseDetector, IMAGENET_MEAN, IMAGENET_STD } from './detection/detector.ts';
 export { buildDetector } from './detection/models/build.ts';
 export * from './detection/models/config.ts';
@@ -64,6 +65,7 @@ export {
 export * from './distill/distiller.ts';
 export * from './distill/frozen.ts';
 export * from './distill/methods/features.ts';
+export { type PthFile, readPth } from './interop/pth.ts';
 export * from './distill/methods/kd.ts';
 export * from './distill/methods/lad.ts';
 export * from './distill/methods/ld.ts';
