@@ -65,11 +65,11 @@ export {
 export * from './distill/distiller.ts';
 export * from './distill/frozen.ts';
 export * from './distill/methods/features.ts';
-export { type PthFile, readPth } from './interop/pth.ts';
 export * from './distill/methods/kd.ts';
 export * from './distill/methods/lad.ts';
 export * from './distill/methods/ld.ts';
 export * from './distill/term.ts';
+export { type PthFile, readPth } from './interop/pth.ts';
 export * as nn from './nn/index.ts';
 export * as structures from './structures/index.ts';
 export * from './train/config.ts';
