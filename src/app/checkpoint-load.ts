@@ -1,19 +1,23 @@
 // Loading a trained detector for `detkd eval --recipe`, `detkd predict` (and whatever runs a
 // trained model from the command line): the recipe's class list and a checkpoint's weights, with
 // errors a user can act on (which file, which keys, which shapes) instead of stack traces.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import { DetkdError } from '../core/errors.ts';
 import { loadStateDictFile } from '../core/serialize.ts';
 import { dispose, type Tensor } from '../core/tensor.ts';
 import { type CategoryInfo, CategoryMap } from '../data/categories.ts';
 import { type CocoDataset, loadCoco } from '../data/coco.ts';
+import type { Detector } from '../detection/any-detector.ts';
+import type { ResNet } from '../detection/backbones/resnet.ts';
+import { readPth } from '../interop/pth.ts';
 import type { Module } from '../nn/module.ts';
 import { CHECKPOINT_FORMAT, MODEL_FORMAT } from '../train/checkpoint.ts';
 import { type DetectionRecipe, prepareData, synthDir } from './recipe.ts';
+import { type MappingReport, mapWeights, type WeightFormat } from './weights/mapping.ts';
 
-/** What kind of file a checkpoint was, by its `format` metadata. */
-export type CheckpointKind = 'checkpoint' | 'model' | 'plain';
+/** What kind of file a checkpoint was: by its `format` metadata, or a PyTorch `.pth` ('pth'). */
+export type CheckpointKind = 'checkpoint' | 'model' | 'plain' | 'pth';
 
 export interface LoadedCheckpoint {
   path: string;
@@ -24,6 +28,8 @@ export interface LoadedCheckpoint {
   detkdVersion: string | null;
   /** Things worth telling the user that did not stop the load (another recipe's weights that fit). */
   notes: string[];
+  /** A `.pth` file's mapping report (what was loaded, left out, not filled). */
+  report?: MappingReport;
 }
 
 /** How many keys each list shows in an error message. */
@@ -103,27 +109,195 @@ function storedRecipe(text: string | undefined): StoredRecipe | null {
   }
 }
 
+export interface LoadWeightsOptions {
+  device?: string;
+  /**
+   * The parameter layout of a PyTorch `.pth` file ('torchvision' or 'mmdet'): required for one,
+   * ignored for safetensors (detkd's own names).
+   */
+  format?: WeightFormat;
+  /** How the refusal of a `.pth` without a format names the way to give one (a flag, a recipe field). */
+  formatHint?: string;
+  /**
+   * The recipe's class names in label order: checked against an mmdetection checkpoint's class
+   * names (meta.CLASSES or meta.dataset_meta.classes) when it has them.
+   */
+  classes?: readonly string[];
+}
+
+const PTH_EXTENSIONS = new Set(['.pth', '.pt', '.ckpt', '.bin']);
+
 /**
- * Loads a detector's weights from `path` into `model` (already on its device): a resumable
- * checkpoint (`detkd.checkpoint/1`, tensors under `model.`), a deliverable (`detkd.model/1`,
- * plain keys) or a safetensors file without detkd metadata (read as plain keys).
- *
- * Every mismatch (missing or unexpected keys, shapes, dtypes) is collected and reported in one
- * DetkdError naming the file, the first few keys of each kind with their shapes, and the recipe
- * the file was saved with when that differs from `recipe`. Nothing is loaded on error.
+ * Whether `path` is a PyTorch checkpoint rather than safetensors: by its extension (.pth, .pt,
+ * .ckpt, .bin) or its first bytes (a zip archive, or the legacy format's pickle header). Neither
+ * can start a safetensors file, whose first 8 bytes are a small little-endian header length.
  */
-export function loadDetectorCheckpoint(
-  model: Module,
+export function isPthFile(path: string): boolean {
+  if (PTH_EXTENSIONS.has(extname(path).toLowerCase())) return true;
+  const head = Buffer.alloc(4);
+  let n = 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      n = readSync(fd, head, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+  if (n < 4) return false;
+  const zip = head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
+  // PROTO 2, LONG1 of 10 bytes: the legacy format's magic number
+  const legacy = head[0] === 0x80 && head[1] === 0x02 && head[2] === 0x8a && head[3] === 0x0a;
+  return zip || legacy;
+}
+
+/** An mmdetection checkpoint's class names (2.x meta.CLASSES, 3.x meta.dataset_meta.classes), or null. */
+export function checkpointClasses(meta: unknown): string[] | null {
+  const get = (o: unknown, k: string): unknown =>
+    o !== null && typeof o === 'object' && !Array.isArray(o) ? Reflect.get(o, k) : undefined;
+  for (const v of [get(meta, 'CLASSES'), get(get(meta, 'dataset_meta'), 'classes')]) {
+    if (Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string')) return v as string[];
+  }
+  return null;
+}
+
+/** Refuses a checkpoint whose class names are not the recipe's (same names, same order). */
+export function checkClasses(
   path: string,
-  recipe: Pick<DetectionRecipe, 'name' | 'model'>,
-  opts: { device?: string } = {},
-): LoadedCheckpoint {
+  fileClasses: readonly string[] | null,
+  recipeClasses: readonly string[] | undefined,
+  recipeName: string,
+): void {
+  if (fileClasses === null || recipeClasses === undefined) return;
+  if (fileClasses.length === recipeClasses.length && fileClasses.every((c, i) => c === recipeClasses[i]))
+    return;
+  const show = (xs: readonly string[]) =>
+    `[${xs
+      .slice(0, 20)
+      .map((x) => `'${x}'`)
+      .join(', ')}${xs.length > 20 ? `, ... ${xs.length - 20} more` : ''}]`;
+  throw new DetkdError(
+    `checkpoint ${path} was trained on ${fileClasses.length} classes ${show(fileClasses)}, but recipe '${recipeName}' has ${recipeClasses.length} classes ${show(recipeClasses)}: the detector's labels would mean other classes (the names and their order must match)`,
+  );
+}
+
+function checkFile(path: string): void {
   if (!existsSync(path)) throw new DetkdError(`checkpoint ${path}: file not found`);
   if (statSync(path).isDirectory()) {
     throw new DetkdError(
       `checkpoint ${path}: is a directory; pass a file such as ${join(path, 'model_best.safetensors')} or ${join(path, 'last.safetensors')}`,
     );
   }
+}
+
+function isDetector(m: Module): m is Detector {
+  const kind: unknown = Reflect.get(m, 'detectorKind');
+  return kind === 'dense' || kind === 'two-stage';
+}
+
+/**
+ * A `.pth` file's state dict mapped onto `target` (a detector, or a bare ResNet backbone) from
+ * `format`'s layout, strictly (src/app/weights/mapping.ts): a DetkdError listing every key that
+ * does not fit. mmdetection class names in the file are checked against `opts.classes`. The
+ * caller owns `stateDict` (dispose it with `disposeMapped`).
+ */
+export function readMappedPth(
+  target: Detector | ResNet,
+  path: string,
+  format: WeightFormat,
+  recipeName: string,
+  opts: { classes?: readonly string[] } = {},
+): {
+  stateDict: Map<string, Tensor>;
+  report: MappingReport;
+  source: Map<string, Tensor>;
+  pthNotes: string[];
+} {
+  checkFile(path);
+  const pth = readPth(path);
+  try {
+    checkClasses(path, checkpointClasses(pth.meta), opts.classes, recipeName);
+    const { stateDict, report } = mapWeights(target, pth.tensors, format, { what: path });
+    return { stateDict, report, source: pth.tensors, pthNotes: pth.notes };
+  } catch (e) {
+    dispose([...pth.tensors.values()]);
+    throw e;
+  }
+}
+
+/** Frees what readMappedPth returned (mapped tensors may be the source's own). */
+export function disposeMapped(m: { stateDict: Map<string, Tensor>; source: Map<string, Tensor> }): void {
+  dispose([...new Set([...m.stateDict.values(), ...m.source.values()])]);
+}
+
+/** One line per mapping: how many tensors loaded, and what was left on either side. */
+export function describeReport(r: MappingReport): string[] {
+  const some = (xs: readonly string[]) => listSome(xs, (x) => x);
+  return [
+    `loaded ${r.loaded} tensors`,
+    `unused source keys: ${r.unusedSource.length === 0 ? 'none' : `${r.unusedSource.length} (${some(r.unusedSource)})`}`,
+    `unfilled parameters: ${r.unfilledTarget.length === 0 ? 'none' : `${r.unfilledTarget.length} (${some(r.unfilledTarget)})`}`,
+    ...r.notes,
+  ];
+}
+
+/**
+ * Loads a detector's weights from `path` into `model` (already on its device), whatever the file:
+ *  - a PyTorch `.pth` (by extension or content): read without running anything (src/interop/pth.ts)
+ *    and mapped from `opts.format`'s layout ('torchvision' | 'mmdet'), strictly; refused without a
+ *    format, with `opts.formatHint` saying how to give one;
+ *  - safetensors: a resumable checkpoint (`detkd.checkpoint/1`, tensors under `model.`), a
+ *    deliverable (`detkd.model/1`, plain keys) or a file without detkd metadata (plain keys).
+ *
+ * Every mismatch (missing or unexpected keys, shapes, dtypes) is collected and reported in one
+ * DetkdError naming the file, the first few keys of each kind with their shapes, and the recipe
+ * the file was saved with when that differs from `recipe`. Nothing is loaded on error.
+ */
+export function loadDetectorWeights(
+  model: Module,
+  path: string,
+  recipe: Pick<DetectionRecipe, 'name' | 'model'>,
+  opts: LoadWeightsOptions = {},
+): LoadedCheckpoint {
+  checkFile(path);
+  if (!isPthFile(path)) return loadSafetensors(model, path, recipe, opts);
+  if (opts.format === undefined) {
+    throw new DetkdError(
+      `checkpoint ${path} is a PyTorch checkpoint, and loading one needs its parameter layout (torchvision or mmdet): ${opts.formatHint ?? `convert it first with 'detkd convert ${path} --from torchvision|mmdet --recipe RECIPE --out OUT.safetensors'`}`,
+    );
+  }
+  if (!isDetector(model)) throw new TypeError('loadDetectorWeights: a .pth file loads into a Detector only');
+  const mapped = readMappedPth(model, path, opts.format, recipe.name, {
+    ...(opts.classes ? { classes: opts.classes } : {}),
+  });
+  try {
+    // mapWeights checked every name and shape; strict: false lets BN step counters that the
+    // detector's norms ignore through.
+    model.loadStateDict(mapped.stateDict, { strict: false });
+  } finally {
+    disposeMapped(mapped);
+  }
+  return {
+    path,
+    kind: 'pth',
+    recipeName: null,
+    detkdVersion: null,
+    notes: mapped.pthNotes,
+    report: mapped.report,
+  };
+}
+
+/** loadDetectorWeights under the name eval and predict call it by. */
+export const loadDetectorCheckpoint = loadDetectorWeights;
+
+function loadSafetensors(
+  model: Module,
+  path: string,
+  recipe: Pick<DetectionRecipe, 'name' | 'model'>,
+  opts: { device?: string } = {},
+): LoadedCheckpoint {
   let file: { tensors: Map<string, Tensor>; metadata: Record<string, string> };
   try {
     file = loadStateDictFile(path, opts.device === undefined ? {} : { device: opts.device });

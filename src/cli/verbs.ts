@@ -18,10 +18,14 @@ Trains the detector a recipe describes (a .ts file under recipes/, or your own).
 A distillation recipe trains its student without the teacher here (the baseline);
 'detkd distill' distils it.`;
 
-const DISTILL_USAGE = `usage: detkd distill RECIPE [--teacher CKPT] [--out DIR] [--resume | --overwrite] [--device cpu|cuda:N]
+const DISTILL_USAGE = `usage: detkd distill RECIPE [--teacher CKPT [--teacher-format torchvision|mmdet]] [--out DIR]
+                     [--resume | --overwrite] [--device cpu|cuda:N]
 
 Distils a teacher into the student a distillation recipe describes (recipes/demo-*.ts).
-  --teacher CKPT  teacher weights (detkd checkpoint, model file or safetensors); default: the recipe's
+  --teacher CKPT  teacher weights (detkd checkpoint, model file or safetensors, or a PyTorch .pth
+                  with --teacher-format); default: the recipe's
+  --teacher-format F  the parameter layout of a .pth teacher: torchvision or mmdet (default: the
+                  recipe's distill.teacher.format)
   --out DIR       run directory (default runs/<recipe name>)
   --resume        continue from DIR/last.safetensors, exactly where it stopped
   --overwrite     start fresh even if DIR holds a previous run
@@ -101,6 +105,21 @@ options:
 An image that cannot be read or decoded is reported (naming the file) and skipped; the others
 are still processed, and the command exits with status 1 at the end.`;
 
+const CONVERT_USAGE = `usage: detkd convert IN.pth --from torchvision|mmdet --recipe RECIPE --out OUT.safetensors
+
+Converts a PyTorch checkpoint (torch.save's zip or legacy format) into a detkd model file for the
+recipe's detector: the file that 'detkd eval --recipe RECIPE --checkpoint OUT', 'detkd predict'
+and a distillation teacher load. The file is read without importing or running anything it
+contains: only tensor, storage and container globals are allowed, and a file that would call
+anything else is refused, naming it.
+  --from F       whose parameter names the file has: torchvision (its detection models and ResNet
+                 classifiers) or mmdet (mmdetection 2.x/3.x; {state_dict, meta} checkpoints)
+  --recipe FILE  the recipe whose detector the weights are for (architecture, classes)
+  --out FILE     the model file to write (.safetensors)
+Strict: every key of the file must map onto a parameter and every parameter must be filled; the
+report lists the tensors loaded and what was left on either side. An mmdetection checkpoint's
+class names (meta) must be the recipe's, in the same order.`;
+
 const INFO_USAGE = `usage: detkd info RECIPE [--json] [--input HxW]
 
 Parameters (total and trainable) and multiply-accumulates of the recipe's detector, per
@@ -159,7 +178,11 @@ export const VERBS = {
     name: 'distill',
     summary: 'distil a teacher into a student from a distillation recipe',
     usage: DISTILL_USAGE,
-    options: { teacher: { type: 'string' }, ...RUN_DIR },
+    options: {
+      teacher: { type: 'string' },
+      'teacher-format': { type: 'string', choices: ['torchvision', 'mmdet'] },
+      ...RUN_DIR,
+    },
     positionals: { min: 1, max: 1, name: 'RECIPE' },
     exclusive: [['resume', 'overwrite']],
   },
@@ -213,6 +236,17 @@ export const VERBS = {
       device: { type: 'string', default: 'cpu' },
     },
     positionals: { min: 1, max: Number.POSITIVE_INFINITY, name: 'IMAGES' },
+  },
+  convert: {
+    name: 'convert',
+    summary: 'convert a PyTorch .pth checkpoint (torchvision or mmdetection names) into a detkd model file',
+    usage: CONVERT_USAGE,
+    options: {
+      from: { type: 'string', required: true, value: 'torchvision|mmdet', choices: ['torchvision', 'mmdet'] },
+      recipe: { type: 'string', required: true, value: 'RECIPE' },
+      out: { type: 'string', required: true, value: 'OUT.safetensors' },
+    },
+    positionals: { min: 1, max: 1, name: 'IN.pth' },
   },
   info: {
     name: 'info',

@@ -11,4 +11,5 @@ export function registerBuiltins(register: (name: string, load: () => Promise<Co
   register('eval', async () => (await import('./eval-results.ts')).command);
   register('predict', async () => (await import('./predict.ts')).command);
   register('info', async () => (await import('./info.ts')).command);
+  register('convert', async () => (await import('./convert.ts')).command);
 }
