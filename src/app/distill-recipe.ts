@@ -8,6 +8,7 @@
 //   name: 'demo-ld-kd',
 //   distill: {
 //     teacher: { recipe: teacher, checkpoint: 'teachers/demo-teacher.safetensors' },
+//     // or a PyTorch checkpoint: { recipe: teacher, checkpoint: 'gfl_r50.pth', format: 'mmdet' }
 //     terms: (p) => [ld(p), kd(p)],
 //   },
 // });
@@ -36,8 +37,16 @@ export const distillSectionSchema = z.strictObject({
       recipe: z.custom<DetectionRecipe>(isObject, {
         message: 'must be a recipe object (made with defineRecipe)',
       }),
-      /** A detkd checkpoint (last.safetensors), deliverable (model_*.safetensors) or plain safetensors. */
+      /**
+       * A detkd checkpoint (last.safetensors), deliverable (model_*.safetensors) or plain
+       * safetensors; or a PyTorch .pth with `format`.
+       */
       checkpoint: z.string().min(1),
+      /**
+       * The parameter layout of a .pth checkpoint: 'torchvision' or 'mmdet' (mapped onto the
+       * teacher recipe's detector, strictly; src/app/weights/mapping.ts). Ignored for safetensors.
+       */
+      format: z.enum(['torchvision', 'mmdet']).optional(),
     })
     .optional(),
   /** The distillation terms (may be empty, e.g. LAD only). */

@@ -20,12 +20,13 @@ import type { Batch } from '../structures/tensor-batch.ts';
 import type { JsonValue } from '../train/checkpoint.ts';
 import { detectionSource, type Metrics, type Task, type TrainContext } from '../train/task.ts';
 import { type FitResult, Trainer } from '../train/trainer.ts';
-import { loadDetectorCheckpoint } from './checkpoint-load.ts';
+import { describeReport, loadDetectorWeights } from './checkpoint-load.ts';
 import { type DistillRecipe, isDistillRecipe, teacherOf } from './distill-recipe.ts';
 import { evaluateDetector } from './evaluate.ts';
 import { countDetectorMacs } from './model-info.ts';
 import { type DetectionRecipe, prepareData, type RecipeDatasets } from './recipe.ts';
 import { checkRunDir } from './run-dir.ts';
+import type { WeightFormat } from './weights/mapping.ts';
 
 export interface RunRecipeOptions {
   runDir: string;
@@ -34,6 +35,8 @@ export interface RunRecipeOptions {
   device?: string;
   /** Overrides the distill recipe's teacher checkpoint. */
   teacherCheckpoint?: string;
+  /** The parameter layout of a .pth teacher (overrides the recipe's distill.teacher.format). */
+  teacherFormat?: WeightFormat;
   /** Overrides recipe.train.seed (compare runs every arm with the same seeds). */
   seed?: number;
   log?: (s: string) => void;
@@ -127,18 +130,34 @@ export function medianStepTime(runDir: string): number | null {
   return use.length % 2 === 1 ? use[h]! : (use[h - 1]! + use[h]!) / 2;
 }
 
-/** Builds the frozen teacher of a distill recipe from its checkpoint. */
+/**
+ * Builds the frozen teacher of a distill recipe from its checkpoint: detkd safetensors, or a
+ * PyTorch .pth in `format`'s layout (default the recipe's distill.teacher.format), whose mmdet
+ * class names must be the training set's.
+ */
 export function loadTeacher(
   r: DistillRecipe,
   data: RecipeDatasets,
   checkpoint: string,
   device: string,
   log: (s: string) => void,
+  format?: WeightFormat,
 ): Frozen<Detector> {
-  const tr = teacherOf(r).recipe;
+  const spec = teacherOf(r);
+  const tr = spec.recipe;
   const teacher = detectorFor(tr, data);
   if (device !== 'cpu') teacher.to(device);
-  const info = loadDetectorCheckpoint(teacher, checkpoint, tr, { device });
+  const fmt = format ?? spec.format;
+  const info = loadDetectorWeights(teacher, checkpoint, tr, {
+    device,
+    ...(fmt ? { format: fmt } : {}),
+    formatHint: `add --teacher-format torchvision|mmdet to 'detkd distill' (or format: 'torchvision' | 'mmdet' in the recipe's distill.teacher)`,
+    classes: data.train.categories.categories.map((c) => c.name),
+  });
+  if (info.report !== undefined) {
+    log(`  teacher weights: ${checkpoint} (${fmt} layout)`);
+    for (const line of describeReport(info.report)) log(`    ${line}`);
+  }
   for (const n of info.notes) log(`  note: ${n}`);
   return new Frozen(teacher);
 }
@@ -187,7 +206,7 @@ export async function runRecipe(recipe: DetectionRecipe, o: RunRecipeOptions): P
     const spec = teacherOf(recipe);
     teacherName = spec.recipe.name;
     const ckpt = o.teacherCheckpoint ?? spec.checkpoint;
-    const teacher = loadTeacher(recipe, data, ckpt, device, log);
+    const teacher = loadTeacher(recipe, data, ckpt, device, log, o.teacherFormat);
     teacherInfo = { checkpoint: ckpt, params: teacher.numParameters() };
     log(
       `  teacher: ${teacherName} from ${ckpt}, ${(teacherInfo.params / 1e6).toFixed(2)} M parameters (frozen)`,

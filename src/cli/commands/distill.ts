@@ -1,4 +1,4 @@
-// `detkd distill RECIPE [--teacher CKPT] [--out DIR] [--resume] [--overwrite] [--device D]`:
+// `detkd distill RECIPE [--teacher CKPT [--teacher-format F]] [--out DIR] [--resume] [--overwrite] [--device D]`:
 // trains a distillation recipe's student with its frozen teacher and distillation terms. The
 // deliverables (model_final/model_best.safetensors) hold the student alone and load in
 // `detkd eval --recipe RECIPE --checkpoint ...` and `detkd predict` like any detector.
@@ -36,6 +36,9 @@ export const command: Command = {
         overwrite: values.overwrite,
         device: values.device,
         ...(values.teacher ? { teacherCheckpoint: values.teacher } : {}),
+        ...(values['teacher-format']
+          ? { teacherFormat: values['teacher-format'] as 'torchvision' | 'mmdet' }
+          : {}),
         signal: stop.signal,
       }));
     } finally {
