@@ -20,7 +20,13 @@ import type { Batch } from '../structures/tensor-batch.ts';
 import type { JsonValue } from '../train/checkpoint.ts';
 import { detectionSource, type Metrics, type Task, type TrainContext } from '../train/task.ts';
 import { type FitResult, Trainer } from '../train/trainer.ts';
-import { describeReport, loadDetectorWeights } from './checkpoint-load.ts';
+import {
+  describeReport,
+  disposeMapped,
+  isPthFile,
+  loadDetectorWeights,
+  readMappedPth,
+} from './checkpoint-load.ts';
 import { type DistillRecipe, isDistillRecipe, teacherOf } from './distill-recipe.ts';
 import { evaluateDetector } from './evaluate.ts';
 import { countDetectorMacs } from './model-info.ts';
@@ -61,14 +67,76 @@ export interface RunResult {
   terms?: string[];
 }
 
-export function detectorFor(recipe: DetectionRecipe, data: RecipeDatasets): Detector {
+/**
+ * The recipe's detector. With `model.backbone.pretrained` (a .pth), the backbone starts from that
+ * checkpoint (mapped strictly from `model.backbone.format`'s layout, the classifier ignored) and,
+ * unless the recipe sets them, with frozenStages 1 and normEval true; `log` says so.
+ * `o.pretrained: false` builds the same detector without reading the file (a teacher whose
+ * checkpoint replaces every weight).
+ */
+export function detectorFor(
+  recipe: DetectionRecipe,
+  data: RecipeDatasets,
+  o: { log?: (s: string) => void; pretrained?: boolean } = {},
+): Detector {
   const n = data.train.categories.size;
   if (recipe.model.numClasses !== n) {
     throw new DetkdError(
       `recipe ${recipe.name}: model.numClasses is ${recipe.model.numClasses} but ${data.train.annFile} has ${n} categories`,
     );
   }
-  return buildDetector(recipe.model);
+  const bb = recipe.model.backbone;
+  if (bb.pretrained === undefined) {
+    if (bb.format !== undefined) {
+      throw new DetkdError(
+        `recipe ${recipe.name}: model.backbone.format is set but model.backbone.pretrained is not (the checkpoint it describes)`,
+      );
+    }
+    return buildDetector(recipe.model);
+  }
+  const path = bb.pretrained;
+  const format = bb.format;
+  if (format === undefined) {
+    throw new DetkdError(
+      `recipe ${recipe.name}: model.backbone.pretrained ${path} needs model.backbone.format ('torchvision' or 'mmdet': whose parameter names the file has)`,
+    );
+  }
+  if (existsSync(path) && !isPthFile(path)) {
+    throw new DetkdError(
+      `recipe ${recipe.name}: model.backbone.pretrained ${path} is not a PyTorch checkpoint (.pth); a detkd safetensors file goes to --checkpoint or distill.teacher instead`,
+    );
+  }
+  const defaults: string[] = [];
+  if (bb.frozenStages === undefined) defaults.push('frozenStages 1 (stem and stage 1 frozen)');
+  if (bb.normEval === undefined) defaults.push('normEval true (BN statistics kept)');
+  const det = buildDetector({
+    ...recipe.model,
+    backbone: { ...bb, frozenStages: bb.frozenStages ?? 1, normEval: bb.normEval ?? true },
+  });
+  if (o.pretrained === false) return det;
+  try {
+    const mapped = readMappedPth(det.backbone, path, format, recipe.name);
+    try {
+      det.backbone.loadStateDict(mapped.stateDict, { strict: false });
+    } finally {
+      disposeMapped(mapped);
+    }
+    const log = o.log ?? (() => {});
+    log(`  backbone: pretrained ${path} (${format} layout), loaded ${mapped.report.loaded} tensors`);
+    for (const line of [...mapped.pthNotes, ...mapped.report.notes]) log(`    ${line}`);
+    if (defaults.length > 0) {
+      log(
+        `    a pretrained backbone defaults to ${defaults.join(' and ')}; set them in model.backbone to change it`,
+      );
+    }
+  } catch (e) {
+    det.dispose();
+    if (e instanceof DetkdError) {
+      throw new DetkdError(`recipe ${recipe.name}: model.backbone.pretrained: ${e.message}`);
+    }
+    throw e;
+  }
+  return det;
 }
 
 /**
@@ -145,7 +213,7 @@ export function loadTeacher(
 ): Frozen<Detector> {
   const spec = teacherOf(r);
   const tr = spec.recipe;
-  const teacher = detectorFor(tr, data);
+  const teacher = detectorFor(tr, data, { pretrained: false });
   if (device !== 'cpu') teacher.to(device);
   const fmt = format ?? spec.format;
   const info = loadDetectorWeights(teacher, checkpoint, tr, {
@@ -189,7 +257,7 @@ export async function runRecipe(recipe: DetectionRecipe, o: RunRecipeOptions): P
   // seed give the same run every time, and a baseline and its distilled variants start from the
   // same student weights (the student is built first; teacher and adapters after it).
   manualSeed(seed);
-  const student = detectorFor(recipe, data);
+  const student = detectorFor(recipe, data, { log });
   if (device !== 'cpu') student.to(device);
   const params = student.numParameters();
   const macs = studentMacs(student, recipe.data.resize, device);

@@ -52,6 +52,14 @@ const backboneSchema = z.strictObject({
   norm: normKind.optional(),
   frozenStages: z.number().int().optional(),
   normEval: z.boolean().optional(),
+  /**
+   * A PyTorch checkpoint (.pth, e.g. torchvision's resnet18 ImageNet weights) the backbone starts
+   * from, relative to the working directory; its classifier head is ignored. With it, frozenStages
+   * defaults to 1 (stem and stage 1 frozen) and normEval to true (BN statistics kept).
+   */
+  pretrained: z.string().min(1).optional(),
+  /** The parameter layout of `pretrained`: 'torchvision' or 'mmdet' (required with it). */
+  format: z.enum(['torchvision', 'mmdet']).optional(),
 });
 
 const normalizeSchema = z.strictObject({ mean: triple, std: triple });
