@@ -11,6 +11,7 @@ import { assertClean, detkdAll } from './run-detkd.ts';
 const LINES: Record<string, string[]> = {
   train: ['train', 'r.ts'],
   distill: ['distill', 'r.ts'],
+  convert: ['convert', 'x.pth', '--from', 'torchvision', '--recipe', 'r.ts', '--out', 'o.safetensors'],
   compare: ['compare', 'r.ts', '--out', 'o'],
   demo: ['demo'],
   eval: ['eval', '--gt', 'g.json', '--results', 'd.json'],
