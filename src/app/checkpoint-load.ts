@@ -14,7 +14,7 @@ import { readPth } from '../interop/pth.ts';
 import type { Module } from '../nn/module.ts';
 import { CHECKPOINT_FORMAT, MODEL_FORMAT } from '../train/checkpoint.ts';
 import { type DetectionRecipe, prepareData, synthDir } from './recipe.ts';
-import { type MappingReport, mapWeights, type WeightFormat } from './weights/mapping.ts';
+import { type MappingReport, mapWeights, mmdetConventions, type WeightFormat } from './weights/mapping.ts';
 
 /** What kind of file a checkpoint was: by its `format` metadata, or a PyTorch `.pth` ('pth'). */
 export type CheckpointKind = 'checkpoint' | 'model' | 'plain' | 'pth';
@@ -219,7 +219,10 @@ export function readMappedPth(
   const pth = readPth(path);
   try {
     checkClasses(path, checkpointClasses(pth.meta), opts.classes, recipeName);
-    const { stateDict, report } = mapWeights(target, pth.tensors, format, { what: path });
+    const { stateDict, report } = mapWeights(target, pth.tensors, format, {
+      what: path,
+      ...(format === 'mmdet' ? mmdetConventions(pth.meta) : {}),
+    });
     return { stateDict, report, source: pth.tensors, pthNotes: pth.notes };
   } catch (e) {
     dispose([...pth.tensors.values()]);

@@ -23,7 +23,7 @@ import { ResNet } from '../../detection/backbones/resnet.ts';
 import type { DenseDetector } from '../../detection/detector.ts';
 import { buildDetector } from '../../detection/models/build.ts';
 import type { TwoStageDetector } from '../../detection/two-stage.ts';
-import { mapWeights } from './mapping.ts';
+import { mapWeights, mmdetConventions } from './mapping.ts';
 
 type Shapes = [string, number[]][];
 
@@ -361,4 +361,14 @@ test('torchvision ResNet-50 classifier into a ResNet-18 backbone: refused, listi
         ),
     );
   });
+});
+
+test("mmdetConventions reads caffe style and BGR input from a checkpoint's embedded config", () => {
+  const v2 = `model = dict(backbone=dict(type='ResNet', depth=50, style='caffe'))\nimg_norm_cfg = dict(mean=[103.53, 116.28, 123.675], std=[1.0, 1.0, 1.0], to_rgb=False)`;
+  assert.deepEqual(mmdetConventions({ config: v2 }), { style: 'caffe', channelOrder: 'bgr' });
+  const v3 = `data_preprocessor=dict(type='DetDataPreprocessor', bgr_to_rgb=True)\nbackbone=dict(style='pytorch')`;
+  assert.deepEqual(mmdetConventions({ cfg: v3 }), {});
+  assert.deepEqual(mmdetConventions({ cfg: 'dict(bgr_to_rgb=False)' }), { channelOrder: 'bgr' });
+  assert.deepEqual(mmdetConventions({ CLASSES: ['a'] }), {}, 'no config: nothing stated');
+  assert.deepEqual(mmdetConventions(null), {});
 });

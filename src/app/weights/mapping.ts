@@ -486,3 +486,27 @@ function mmdetBoxHead(name: string, v: Tensor, dst: Tensor, notes: string[]): Te
   }
   return v;
 }
+
+/**
+ * The conventions an mmdetection checkpoint's embedded config states (mmdet 2.x `meta.config`,
+ * mmengine's `meta.cfg`: the config file's text): `style='caffe'` for its ResNet and
+ * `to_rgb=False` / `bgr_to_rgb=False` for BGR input. Passed to mapWeights, they make a caffe-style
+ * bottleneck ResNet refused and a BGR first conv flipped, instead of mapped silently wrong. A
+ * checkpoint without its config says nothing (empty result): then pytorch style and RGB are
+ * assumed, as mmdetection's own defaults are.
+ */
+export function mmdetConventions(meta: unknown): Pick<MapWeightsOptions, 'style' | 'channelOrder'> {
+  const text = (k: string): string | null => {
+    if (meta === null || typeof meta !== 'object') return null;
+    const v = Reflect.get(meta, k);
+    return typeof v === 'string' ? v : null;
+  };
+  const cfg = [text('config'), text('cfg')].filter((t): t is string => t !== null).join('\n');
+  if (cfg === '') return {};
+  const out: Pick<MapWeightsOptions, 'style' | 'channelOrder'> = {};
+  if (/\bstyle\s*=\s*['"]caffe['"]/.test(cfg) || /['"]style['"]\s*:\s*['"]caffe['"]/.test(cfg))
+    out.style = 'caffe';
+  if (/\b(bgr_)?to_rgb\s*=\s*False\b/.test(cfg) || /['"](bgr_)?to_rgb['"]\s*:\s*(False|false)\b/.test(cfg))
+    out.channelOrder = 'bgr';
+  return out;
+}

@@ -12,7 +12,7 @@ import {
   recipeCategories,
 } from '../../app/checkpoint-load.ts';
 import { loadRecipe } from '../../app/recipe.ts';
-import { mapWeights, type WeightFormat } from '../../app/weights/mapping.ts';
+import { mapWeights, mmdetConventions, type WeightFormat } from '../../app/weights/mapping.ts';
 import { DetkdError } from '../../core/errors.ts';
 import { dispose, type Tensor } from '../../core/tensor.ts';
 import { buildDetector } from '../../detection/models/build.ts';
@@ -53,7 +53,10 @@ export const command: Command = {
           recipe.name,
         );
       }
-      const { stateDict, report } = mapWeights(det, source, format, { what: input });
+      const { stateDict, report } = mapWeights(det, source, format, {
+        what: input,
+        ...(format === 'mmdet' ? mmdetConventions(pth.meta) : {}),
+      });
       mapped = stateDict;
       det.loadStateDict(stateDict, { strict: false });
       console.log(`detkd convert: ${input} (${format} layout, ${pth.layout} checkpoint) -> ${recipe.name}`);
