@@ -3,7 +3,7 @@
 // closed union handled by exhaustive switches. `forward` returns the named intermediates
 // (principle 4) that distillation taps read; `assign` computes the Assignment value (principle 3)
 // that `losses` takes, so a distiller can hand in another one (LAD).
-import { noGrad, type Tensor, tensor, tidy, zeros } from '../core/tensor.ts';
+import { noGrad, type Tensor, tidy } from '../core/tensor.ts';
 import { Module } from '../nn/module.ts';
 import type { ImageMeta } from '../structures/instances.ts';
 import type { Batch } from '../structures/tensor-batch.ts';
@@ -25,6 +25,7 @@ import {
   retinaLoss,
 } from './heads/losses.ts';
 import type { FPN } from './necks/fpn.ts';
+import { normalizeImages } from './normalize.ts';
 import {
   DEFAULT_POSTPROCESS,
   type DetectionResult,
@@ -119,19 +120,7 @@ export class DenseDetector extends Module {
    * imgShape) set back to zero after normalising, as mmdet's data preprocessor pads.
    */
   normalize(images: Tensor, metas: readonly ImageMeta[]): Tensor {
-    return tidy(() => {
-      const dev = images.device;
-      const mean = tensor([...this.mean], { device: dev }).view(1, 3, 1, 1);
-      const std = tensor([...this.std], { device: dev }).view(1, 3, 1, 1);
-      const x = images.sub(mean).div(std);
-      const [B, , H, W] = images.shape as [number, number, number, number];
-      if (metas.every((m) => m.imgShape[0] === H && m.imgShape[1] === W)) return x;
-      const mask = zeros([B, 1, H, W], { device: dev });
-      metas.forEach((m, i) => {
-        mask.select(0, i).narrow(1, 0, m.imgShape[0]).narrow(2, 0, m.imgShape[1]).fill_(1);
-      });
-      return x.mul(mask);
-    });
+    return normalizeImages(images, this.mean, this.std, metas);
   }
 
   /** The full forward pass with its named intermediates. */

@@ -7,13 +7,14 @@
 // the RoI sampling as values, `lossesFrom` takes them (so a teacher's can be handed in, as LAD does
 // for dense detectors), and `losses` chains the three with torchvision's names. Defaults are
 // torchvision 0.14's fasterrcnn_resnet50_fpn settings.
-import { cat, noGrad, type Tensor, tensor, tidy, zeros } from '../core/tensor.ts';
+import { cat, noGrad, type Tensor, tidy, zeros } from '../core/tensor.ts';
 import { Module } from '../nn/module.ts';
 import type { ImageMeta } from '../structures/instances.ts';
 import type { Batch } from '../structures/tensor-batch.ts';
 import type { ResNet } from './backbones/resnet.ts';
 import { dropDegenerateBoxes } from './detector.ts';
 import type { FPN } from './necks/fpn.ts';
+import { normalizeImages } from './normalize.ts';
 import { type DetectionResult, toOriginal } from './postprocess.ts';
 import type { AnchorGenerator } from './priors/anchors.ts';
 import type { MultiScaleRoIAlign } from './roi/multi-scale-roi-align.ts';
@@ -197,19 +198,7 @@ export class TwoStageDetector extends Module {
    * image's imgShape is set back to zero after normalising (as DenseDetector and mmdet pad).
    */
   normalize(images: Tensor, metas: readonly ImageMeta[] | null = null): Tensor {
-    return tidy(() => {
-      const dev = images.device;
-      const mean = tensor([...this.mean], { device: dev }).view(1, 3, 1, 1);
-      const std = tensor([...this.std], { device: dev }).view(1, 3, 1, 1);
-      const x = images.sub(mean).div(std);
-      const [B, , H, W] = images.shape as [number, number, number, number];
-      if (metas === null || metas.every((m) => m.imgShape[0] === H && m.imgShape[1] === W)) return x;
-      const mask = zeros([B, 1, H, W], { device: dev });
-      metas.forEach((m, i) => {
-        mask.select(0, i).narrow(1, 0, m.imgShape[0]).narrow(2, 0, m.imgShape[1]).fill_(1);
-      });
-      return x.mul(mask);
-    });
+    return normalizeImages(images, this.mean, this.std, metas);
   }
 
   /**
